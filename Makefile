@@ -1,0 +1,55 @@
+# make run    set everything up and start the service on its embedded defaults
+# make test   set everything up and run the whole suite (ruff, mypy, import-linter, pytest)
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SOURCES := core parsers validators storage intake web
+DATA    ?= var
+
+.PHONY: install run test lint typecheck contracts pytest bench lock clean templates
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@./scripts/system-deps
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/intake templates build $(DATA)/templates
+	@echo "Blank templates written to $(DATA)/templates. Check a returned document with:"
+	@echo "  $(BIN)/intake check $(DATA)/templates/referral-2026.1.docx"
+	$(BIN)/intake --help
+
+test: install lint typecheck contracts pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy $(SOURCES) tests bench
+
+contracts: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.forms
+
+templates: install
+	$(BIN)/intake templates build $(DATA)/templates
+
+# Regenerate the lock file after changing pyproject.toml's pins.
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache build *.egg-info

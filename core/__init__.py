@@ -1,0 +1,1 @@
+"""The inside of the service: plain Python and pydantic, no I/O."""

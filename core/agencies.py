@@ -1,0 +1,54 @@
+"""The agency registry: ids, names, aliases and sender domains, from config.toml."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _key(text: str) -> str:
+    text = text.replace("\u2019", "'").replace("&", " and ").lower()
+    return _NON_WORD.sub(" ", text.replace("'", "")).strip()
+
+
+class Agency(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    contacts: tuple[str, ...] = ()
+
+
+class AgencyRegistry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    agencies: tuple[Agency, ...] = Field(default_factory=tuple)
+
+    def get(self, agency_id: str) -> Agency | None:
+        for a in self.agencies:
+            if a.id == agency_id:
+                return a
+        return None
+
+    def match(self, text: str) -> str | None:
+        """The id of the agency named by ``text`` (its id, name or an alias), or None.
+
+        Matching ignores case, punctuation and spacing; an ambiguous text gives None."""
+        key = _key(text)
+        if not key:
+            return None
+        hits = {
+            a.id
+            for a in self.agencies
+            if key in {_key(a.id), _key(a.id.replace("_", " ")), _key(a.name), *(_key(x) for x in a.aliases)}
+        }
+        return hits.pop() if len(hits) == 1 else None
+
+    def by_domain(self, domain: str) -> list[Agency]:
+        domain = domain.lower().rstrip(".")
+        return [a for a in self.agencies if any(domain == d or domain.endswith("." + d) for d in a.domains)]

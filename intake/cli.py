@@ -1,0 +1,102 @@
+"""The `intake` command.
+
+    intake [--config FILE] check [--json] [--received DATE] FILE...
+    intake [--config FILE] templates build DIR
+
+Exit status: 0 when no document has an error finding, 1 when one does, 2 when the command
+itself could not run (bad arguments, unreadable config, a file that does not exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.errors import IntakeError
+from intake.settings import Settings, config_path, load_settings
+
+EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give the date as YYYY-MM-DD") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="intake",
+        description="Intake service of the safeguarding partnership: reads, checks and files returns.",
+    )
+    p.add_argument("--config", help="settings file (default: $INTAKE_CONFIG, then ./config.toml)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="read and check returned documents")
+    c.add_argument("--json", action="store_true", help="print a JSON array, one object per file")
+    c.add_argument(
+        "--received", type=_date, default=None, help="the day the documents arrived (YYYY-MM-DD; default today)"
+    )
+    c.add_argument("files", nargs="+", metavar="FILE")
+
+    t = sub.add_parser("templates", help="the blank templates agencies download")
+    tsub = t.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
+    b = tsub.add_parser("build", help="write every current form's blank template into DIR")
+    b.add_argument("directory", metavar="DIR")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(config_path(args.config))
+        if args.command == "check":
+            return _check(settings, args)
+        if args.command == "templates":
+            return _templates(settings, Path(args.directory))
+    except IntakeError as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED
+
+
+def _check(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.checking import DocumentChecker
+    from intake.report import as_json, as_text
+
+    paths = [Path(f) for f in args.files]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"intake: no such file: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_FAILED
+    received = args.received or dt.date.today()
+    catalogue = settings.forms_context().catalogue
+    results = []
+    with DocumentChecker(settings) as checker:
+        for path in paths:
+            results.append(checker.check(path.read_bytes(), path.name, received))
+    if args.json:
+        json.dump([as_json(r, catalogue) for r in results], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print("\n\n".join(as_text(r, catalogue) for r in results))
+    return EXIT_FINDINGS if any(r.has_errors for r in results) else EXIT_OK
+
+
+def _templates(settings: Settings, directory: Path) -> int:
+    from parsers.templates import build_all
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = build_all(settings.forms_context().catalogue, directory)
+    for path in written:
+        print(path)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""bytes -> Document: the gate first, then the Word or Excel reader.
+
+This runs inside the isolated worker (see parsers.isolation); it never raises for a bad file:
+an unreadable or unsafe one comes back as a Document with a ``rejection``.
+"""
+
+from __future__ import annotations
+
+from core.model import Document, Rejection
+from core.settings import FormsContext
+from parsers import gate
+from parsers.docx_reader import read_docx
+from parsers.xlsx_reader import read_xlsx
+
+
+def read_document(data: bytes, filename: str, ctx: FormsContext) -> Document:
+    verdict = gate.inspect(data, filename, ctx.limits)
+    if verdict.rejection is not None or verdict.media is None:
+        rejection = verdict.rejection or Rejection(rule="DOC-UNREADABLE", reason="not a Word or Excel file")
+        return Document(filename=filename, rejection=rejection)
+    if verdict.media == "docx":
+        return read_docx(data, filename, ctx)
+    return read_xlsx(data, filename, ctx)
