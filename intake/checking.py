@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
 
+from parsers.isolation import IsolatedRunner, WorkerFailure
+
 from core.model import CaseFacts, CheckedDocument, Document, Rejection
 from core.settings import FormsContext
 from intake.settings import Settings
-from parsers.isolation import IsolatedRunner, WorkerFailure
 from parsers.read import read_document
 from validators import CheckContext, check
 
@@ -67,7 +68,9 @@ class DocumentChecker:
         except WorkerFailure as failure:
             # the worker was killed (time, memory or a crash in a parsing library): the file
             # is refused as unsafe; the service itself goes on with a fresh worker
-            document = Document(filename=filename, rejection=Rejection(rule="DOC-UNSAFE", reason=failure.reason))
+            document = Document(
+                filename=filename, rejection=Rejection(rule="DOC-UNSAFE", reason=failure.reason)
+            )
             ctx = _context(self._settings_json)
             findings = check(document, CheckContext(forms=ctx, received=received, case=case))
             return CheckedDocument(document=document, findings=findings)

@@ -40,7 +40,10 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="read and check returned documents")
     c.add_argument("--json", action="store_true", help="print a JSON array, one object per file")
     c.add_argument(
-        "--received", type=_date, default=None, help="the day the documents arrived (YYYY-MM-DD; default today)"
+        "--received",
+        type=_date,
+        default=None,
+        help="the day the documents arrived (YYYY-MM-DD; default today)",
     )
     c.add_argument("files", nargs="+", metavar="FILE")
 

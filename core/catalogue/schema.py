@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 FieldType = Literal[
     "text",
@@ -52,8 +52,21 @@ FieldType = Literal[
     "table",
 ]
 SCALAR_TYPES: frozenset[str] = frozenset(
-    ["text", "longtext", "date", "time", "email", "phone", "yesno", "choice", "agency",
-     "case_ref", "nhs_number", "checkboxes", "integer"]
+    [
+        "text",
+        "longtext",
+        "date",
+        "time",
+        "email",
+        "phone",
+        "yesno",
+        "choice",
+        "agency",
+        "case_ref",
+        "nhs_number",
+        "checkboxes",
+        "integer",
+    ]
 )
 
 

@@ -1,0 +1,232 @@
+"""Reading and checking forms, as ratios against floors measured in the same run.
+
+    .venv/bin/python -m bench.forms [--rows 50000] [--repeat 7]
+
+Floors (spec: the forms issue):
+- a Word form: open the zip and parse word/document.xml with lxml;
+- a chronology: open the zip and iterparse the sheet plus the shared strings.
+Targets: a typical Word form (about 60 fields, 2,000 words) read, identified and checked in
+at most 5x its floor (in one process; the isolated worker's overhead printed beside it); a
+chronology of 50,000 rows read and checked in at most 2x its floor with peak memory under
+250 MB, growing linearly from 1,000 to 50,000 rows; pydantic validation under 3 us a row.
+The machine is noisy: every figure is a median, and floors and subjects are interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from tests.fixtures.filler import fill
+from tests.fixtures.sample import complete_events, complete_values, fixture_context
+
+from core.settings import FormsContext
+from intake.checking import DocumentChecker
+from intake.settings import Settings
+from parsers.read import read_document
+from validators import CheckContext, check
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RECEIVED = dt.date(2026, 11, 28)
+NARRATIVE = (
+    "The health visitor recorded that the family attended the appointment and that the "
+    "child appeared well cared for, with weight and development within the expected range. "
+    "The practitioner discussed safe sleeping and the support available from the children's "
+    "centre, and agreed to review progress at the next planned contact in four weeks. "
+)
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def interleaved(
+    floor: Callable[[], object], subject: Callable[[], object], repeat: int
+) -> tuple[float, float]:
+    """Median times of floor and subject, run alternately so both see the same machine."""
+    floor(), subject()  # warm
+    ft, st = [], []
+    for _ in range(repeat):
+        ft.append(median_time(floor, 1))
+        st.append(median_time(subject, 1))
+    return statistics.median(ft), statistics.median(st)
+
+
+# --- a typical Word form ---------------------------------------------------------------
+
+
+def typical_word_form(ctx: FormsContext) -> bytes:
+    """An agency summary report of about 60 fields and 2,000 words, as an author returns it."""
+    form = ctx.catalogue.get("agency_summary")
+    values = dict(complete_values("agency_summary"))
+    narrative = [f.id for f in form.fields if f.type == "longtext"]
+    words_each = 2000 // len(narrative)
+    sentence_words = len(NARRATIVE.split())
+    for field_id in narrative:
+        values[field_id] = (NARRATIVE * (words_each // sentence_words + 1)).strip()
+    return fill(form, values)
+
+
+def count_fields(data: bytes, ctx: FormsContext) -> tuple[int, int]:
+    doc = read_document(data, "report.docx", ctx)
+    cells = sum(len(r) - 1 for rows in doc.tables.values() for r in rows)
+    words = sum(len(str(v.value).split()) for v in doc.fields.values() if isinstance(v.value, str))
+    return len(doc.fields) + cells, words
+
+
+def word_floor(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        etree.fromstring(zf.read("word/document.xml"))
+
+
+def read_and_check(data: bytes, name: str, ctx: FormsContext) -> None:
+    doc = read_document(data, name, ctx)
+    check(doc, CheckContext(forms=ctx, received=RECEIVED))
+
+
+# --- chronologies ----------------------------------------------------------------------
+
+
+def chronology_file(rows: int, ctx: FormsContext) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"chronology-{rows}.xlsx"
+    if not path.exists():
+        form = ctx.catalogue.get("chronology")
+        path.write_bytes(fill(form, complete_values("chronology"), complete_events(rows)))
+    return path
+
+
+def chronology_floor(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        if "xl/sharedStrings.xml" in names:
+            with zf.open("xl/sharedStrings.xml") as f:
+                for _, el in etree.iterparse(f, tag="{*}si"):
+                    el.clear()
+        sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
+        for sheet in sheets:
+            with zf.open(sheet) as f:
+                for _, el in etree.iterparse(f, tag="{*}row"):
+                    el.clear()
+
+
+def peak_memory_mb(path: Path) -> float:
+    """Peak RSS of a fresh process that reads and checks the file once."""
+    code = (
+        "import resource, sys, datetime as dt\n"
+        "from pathlib import Path\n"
+        "from tests.fixtures.sample import fixture_context\n"
+        "from parsers.read import read_document\n"
+        "from validators import CheckContext, check\n"
+        "ctx = fixture_context()\n"
+        "data = Path(sys.argv[1]).read_bytes()\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "doc = read_document(data, 'c.xlsx', ctx)\n"
+        "check(doc, CheckContext(forms=ctx, received=dt.date(2026, 11, 28)))\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, base)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True, cwd=Path.cwd()
+    ).stdout.split()
+    return int(out[0]) / 1024
+
+
+def pydantic_us_per_row(data: bytes, ctx: FormsContext) -> float:
+    from parsers.events import row_adapter
+
+    doc = read_document(data, "c.xlsx", ctx)
+    adapter = row_adapter(ctx.catalogue.get("chronology"))
+    rows = doc.rows
+    seconds = median_time(lambda: adapter.validate_python(rows), 5)
+    return seconds / len(rows) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+    ctx = fixture_context()
+    report: dict[str, Any] = {}
+    ok = True
+
+    word = typical_word_form(ctx)
+    fields, words = count_fields(word, ctx)
+    floor_t, ours_t = interleaved(
+        lambda: word_floor(word), lambda: read_and_check(word, "report.docx", ctx), args.repeat * 5
+    )
+    settings = Settings(agencies=ctx.agencies.agencies, quality=ctx.quality, forms=ctx.forms)
+    with DocumentChecker(settings) as checker:
+        checker.check(word, "report.docx", RECEIVED)
+        worker_t = median_time(lambda: checker.check(word, "report.docx", RECEIVED), args.repeat * 5)
+    ratio = ours_t / floor_t
+    ok &= ratio <= 5
+    print(f"Word form ({fields} fields, {words} words, {len(word) // 1024} KB)")
+    print(f"  floor (zip + lxml parse of word/document.xml)  {floor_t * 1000:8.2f} ms")
+    print(
+        f"  read, identify and check (one process)         {ours_t * 1000:8.2f} ms  {ratio:5.2f}x floor  (target <= 5x)"
+    )
+    print(
+        f"  the same in the isolated worker                {worker_t * 1000:8.2f} ms  "
+        f"(worker overhead {max(0.0, worker_t - ours_t) * 1000:.2f} ms)"
+    )
+    report["word"] = {
+        "floor_ms": floor_t * 1000,
+        "ours_ms": ours_t * 1000,
+        "ratio": ratio,
+        "worker_ms": worker_t * 1000,
+    }
+
+    print("Chronology (read and checked, one process)")
+    per_row = {}
+    sizes = sorted({1000, 10_000, args.rows})
+    for n in sizes:
+        path = chronology_file(n, ctx)
+        data = path.read_bytes()
+        rep = max(3, args.repeat if n <= 10_000 else 3)
+        floor_t, ours_t = interleaved(
+            lambda d=data: chronology_floor(d), lambda d=data: read_and_check(d, "c.xlsx", ctx), rep
+        )
+        per_row[n] = ours_t / n
+        ratio = ours_t / floor_t
+        print(
+            f"  {n:>6} rows: floor {floor_t * 1000:8.1f} ms   ours {ours_t * 1000:8.1f} ms   "
+            f"{ratio:5.2f}x floor   {ours_t / n * 1e6:6.2f} us/row"
+        )
+        report[f"chronology_{n}"] = {"floor_ms": floor_t * 1000, "ours_ms": ours_t * 1000, "ratio": ratio}
+        if n == args.rows:
+            ok &= ratio <= 2
+            big = path
+    growth = per_row[args.rows] / per_row[1000]
+    print(f"  time per row at {args.rows} vs 1000 rows: {growth:.2f}x (linear is about 1)")
+    peak = peak_memory_mb(big)
+    ok &= peak < 250
+    print(f"  peak memory reading and checking {args.rows} rows: {peak:.0f} MB (target < 250 MB)")
+    us = pydantic_us_per_row(big.read_bytes(), ctx)
+    ok &= us < 3
+    print(f"  pydantic validation: {us:.2f} us a row (target < 3 us)")
+    report.update({"growth": growth, "peak_mb": peak, "pydantic_us_per_row": us})
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "forms.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    print("all targets met" if ok else "SOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
