@@ -139,7 +139,8 @@ def _styles(doc: Any) -> None:
 
 def custom_properties_xml(values: dict[str, str]) -> bytes:
     """docProps/custom.xml holding string properties, in the given order."""
-    root = etree.Element(f"{{{_CUSTOM_PROPS_NS}}}Properties", nsmap={None: _CUSTOM_PROPS_NS, "vt": _VT_NS})
+    nsmap = {None: _CUSTOM_PROPS_NS, "vt": _VT_NS}
+    root = etree.Element(f"{{{_CUSTOM_PROPS_NS}}}Properties", nsmap=nsmap)  # type: ignore[arg-type]
     for pid, (name, value) in enumerate(values.items(), start=2):
         prop = etree.SubElement(root, f"{{{_CUSTOM_PROPS_NS}}}property", fmtid=_FMTID, pid=str(pid), name=name)
         etree.SubElement(prop, f"{{{_VT_NS}}}lpwstr").text = value
@@ -148,6 +149,10 @@ def custom_properties_xml(values: dict[str, str]) -> bytes:
 
 def _add_custom_properties(doc: Any, form: FormDef) -> None:
     package = doc.part.package
+    # python-docx's default package carries a thumbnail of its own sample page: drop it
+    for r_id, rel in list(package.rels.items()):
+        if rel.reltype == RELATIONSHIP_TYPE.THUMBNAIL:
+            del package.rels[r_id]
     blob = custom_properties_xml({PROP_TEMPLATE_ID: form.id, PROP_TEMPLATE_VERSION: form.version})
     part = Part(PackURI("/docProps/custom.xml"), _CUSTOM_PROPS_TYPE, blob, package)
     package.relate_to(part, RELATIONSHIP_TYPE.CUSTOM_PROPERTIES)
@@ -162,6 +167,8 @@ def _label_value_table(doc: Any, fields: list[FieldDef], ids: count[int]) -> Non
     table = doc.add_table(rows=len(fields), cols=2)
     table.style = "Table Grid"
     table.autofit = False
+    table.columns[0].width = _LABEL_WIDTH
+    table.columns[1].width = _VALUE_WIDTH
     for row, field in zip(table.rows, fields, strict=True):
         label_cell, value_cell = row.cells
         label_cell.width = _LABEL_WIDTH
