@@ -44,8 +44,7 @@ def checked_blanks(blank_templates: list[Path]) -> list[dict[str, Any]]:
 
 def test_templates_build_writes_one_template_per_current_form(blank_templates: list[Path]) -> None:
     expected = sorted(
-        f"{f.id}-{f.version}.{'xlsx' if f.form.layout == 'chronology' else 'docx'}"
-        for f in load_catalogue().current()
+        f"{f.id}-{f.version}.{'xlsx' if f.form.layout == 'chronology' else 'docx'}" for f in load_catalogue().current()
     )
     assert expected == [p.name for p in blank_templates]
 
@@ -107,9 +106,7 @@ def test_a_bad_received_date_means_the_command_could_not_run(blank_templates: li
     assert "YYYY-MM-DD" in done.stderr
 
 
-def test_a_malformed_config_means_the_command_could_not_run(
-    tmp_path: Path, blank_templates: list[Path]
-) -> None:
+def test_a_malformed_config_means_the_command_could_not_run(tmp_path: Path, blank_templates: list[Path]) -> None:
     config = tmp_path / "config.toml"
     config.write_text("[quality]\ngap_months = 'six'\n", encoding="utf-8")
 

