@@ -148,10 +148,10 @@ def peak_memory_mb(path: Path) -> float:
 
 
 def pydantic_us_per_row(data: bytes, ctx: FormsContext) -> float:
-    from parsers.events import row_adapter
+    from parsers.events import event_row_adapter
 
     doc = read_document(data, "c.xlsx", ctx)
-    adapter = row_adapter(ctx.catalogue.get("chronology"))
+    adapter = event_row_adapter(ctx.catalogue.get("chronology"))
     rows = doc.rows
     seconds = median_time(lambda: adapter.validate_python(rows), 5)
     return seconds / len(rows) * 1e6

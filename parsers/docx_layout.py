@@ -45,6 +45,68 @@ _RPR = W + "rPr"
 _TCPR = W + "tcPr"
 _TRPR = W + "trPr"
 _VAL = W + "val"
+_SYM = W + "sym"
+_FLDCHAR = W + "fldChar"
+_PSTYLE = W + "pStyle"
+_OUTLINE = W + "outlineLvl"
+_B = W + "b"
+_GRIDSPAN = W + "gridSpan"
+_MERGES = frozenset({W + "vMerge", W + "hMerge"})
+#: what the plain-text fast path reads, and the text of the elements other than w:t
+_TAB = W + "tab"
+_TBLGRID = W + "tblGrid"
+_DEL = W + "del"
+_BR = W + "br"
+_CR = W + "cr"
+_NBH = W + "noBreakHyphen"
+_TAG = W + "tag"
+_ALIAS = W + "alias"
+_PLCHDR = W + "showingPlcHdr"
+_DATE = W + "date"
+_FULLDATE = W + "fullDate"
+_LISTS = frozenset({W + "dropDownList", W + "comboBox"})
+_CHECKBOX = W14 + "checkbox"
+_CHECKED = W14 + "checked"
+_W14VAL = W14 + "val"
+_PICTURE = W + "picture"
+_GROUP = W + "group"
+_CHAR = W + "char"
+_FALSE = frozenset({"0", "false", "off"})
+_SPECIAL_RUN = frozenset({W + "sym", W + "fldChar"})
+#: paragraph children the plain fast path may skip; anything in _STRUCTURAL sends the
+#: paragraph to the full walk
+_PLAIN_IGNORED = frozenset(
+    W + n
+    for n in (
+        "bookmarkStart",
+        "bookmarkEnd",
+        "proofErr",
+        "permStart",
+        "permEnd",
+        "commentRangeStart",
+        "commentRangeEnd",
+        "lastRenderedPageBreak",
+    )
+)
+_STRUCTURAL = frozenset(
+    W + n
+    for n in (
+        "sdt",
+        "ins",
+        "del",
+        "moveTo",
+        "moveFrom",
+        "hyperlink",
+        "smartTag",
+        "customXml",
+        "fldSimple",
+        "dir",
+        "bdo",
+    )
+)
+_TEXT_OF = {W + "tab": "\t", W + "br": "\n", W + "cr": "\n", W + "noBreakHyphen": "-"}
+#: bold-only is worked out for paragraphs up to this long (headings, labels)
+_BOLD_CHECK_CHARS = 120
 
 #: inline wrappers whose children are read as if they stood in the paragraph
 _INLINE_TRANSPARENT = frozenset(
@@ -101,10 +163,8 @@ class Cell:
     paragraphs: list[Para] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     controls: list[Control] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return "\n".join(p.text for p in self.paragraphs).strip()
+    #: the paragraphs' text joined by "\n" (nested tables' text not included)
+    text: str = ""
 
 
 @dataclass(slots=True)
@@ -171,7 +231,7 @@ class _Walker:
 
     def block_sdt(self, sdt: etree._Element, out: list[Block], top: bool) -> None:
         control = self._control(sdt)
-        content = sdt.find(_SDTCONTENT)
+        content = _child(sdt, _SDTCONTENT)
         if content is None:
             return
         start = len(out)
@@ -206,16 +266,15 @@ class _Walker:
         if top:
             self.paragraph_count += 1
             para.number = self.paragraph_count
-        ppr = p.find(_PPR)
-        if ppr is not None:
-            style = ppr.find(W + "pStyle")
-            if style is not None:
-                para.style = style.get(_VAL) or ""
-                low = para.style.lower()
-                para.heading = any(h in low for h in _HEADING_STYLES)
-            if not para.heading and ppr.find(W + "outlineLvl") is not None:
-                lvl = ppr.find(W + "outlineLvl")
-                para.heading = lvl is not None and (lvl.get(_VAL) or "9") not in ("9",)
+        first = p[0] if len(p) else None
+        if first is not None and first.tag == _PPR:
+            self._paragraph_style(first, para)
+        plain = _plain(p)
+        if plain is not None:
+            # the common case: runs of plain text, no controls, symbols or fields
+            para.text = plain[0].strip()
+            para.bold = plain[1]
+            return para
         parts: list[str] = []
         controls: list[tuple[Control, int]] = []
         bold = [True, False]  # [all text runs bold, any text run seen]
@@ -233,6 +292,20 @@ class _Walker:
             self._place(c, para)
         return para
 
+    def _paragraph_style(self, ppr: etree._Element, para: Para) -> None:
+        for child in ppr:
+            tag = child.tag
+            if tag == _PSTYLE:
+                para.style = child.get(_VAL) or ""
+                low = para.style.lower()
+                if any(h in low for h in _HEADING_STYLES):
+                    para.heading = True
+            elif tag == _OUTLINE:
+                if (child.get(_VAL) or "9") != "9":
+                    para.heading = True
+            elif tag == _RPR:
+                break
+
     def inline(
         self, el: etree._Element, parts: list[str], controls: list[tuple[Control, int]], bold: list[bool]
     ) -> None:
@@ -242,7 +315,7 @@ class _Walker:
                 self.run(child, parts, bold)
             elif tag == _SDT:
                 control = self._control(child)
-                content = child.find(_SDTCONTENT)
+                content = _child(child, _SDTCONTENT)
                 if control.kind == "checkbox":
                     parts.append(TICKED if control.checked else UNTICKED)
                     controls.append((control, len("".join(parts))))
@@ -262,27 +335,22 @@ class _Walker:
 
     def run(self, r: etree._Element, parts: list[str], bold: list[bool]) -> None:
         start = len(parts)
-        run_bold: bool | None = None
+        run_bold = False
         for child in r:
             tag = child.tag
             if tag == _T:
                 parts.append(child.text or "")
             elif tag == _RPR:
-                b = child.find(W + "b")
-                run_bold = b is not None and (b.get(_VAL) or "true") not in ("0", "false", "off")
-            elif tag == W + "tab":
-                parts.append("\t")
-            elif tag in (W + "br", W + "cr"):
-                parts.append("\n")
-            elif tag == W + "noBreakHyphen":
-                parts.append("-")
-            elif tag == W + "sym":
-                code = (child.get(W + "char") or "").upper()
+                run_bold = _is_bold(child)
+            elif tag in _TEXT_OF:
+                parts.append(_TEXT_OF[tag])
+            elif tag == _SYM:
+                code = (child.get(_CHAR) or "").upper()
                 if code in _SYM_TICKED:
                     parts.append(TICKED)
                 elif code in _SYM_UNTICKED:
                     parts.append(UNTICKED)
-            elif tag == W + "fldChar":
+            elif tag == _FLDCHAR:
                 box = _legacy_checkbox(child)
                 if box is not None:
                     parts.append(TICKED if box else UNTICKED)
@@ -295,7 +363,7 @@ class _Walker:
     def table(self, tbl: etree._Element) -> Table:
         table = Table(number=len(self.layout.tables) + 1)
         self.layout.tables.append(table)
-        grid = tbl.find(W + "tblGrid")
+        grid = _child(tbl, _TBLGRID)
         if grid is not None:
             table.columns = len(grid)
         saved = self.where
@@ -324,11 +392,10 @@ class _Walker:
                 cell.paragraphs.append(b)
             else:
                 cell.tables.append(b)
+        cell.text = "\n".join([p.text for p in cell.paragraphs]).strip()
         # controls of this cell only (not of nested tables)
         here = self.where
-        cell.controls = [
-            c for c in self.layout.controls[before:] if (c.table, c.row, c.cell) == here
-        ]
+        cell.controls = [c for c in self.layout.controls[before:] if (c.table, c.row, c.cell) == here]
 
     # -- content controls ---------------------------------------------------------------
     def _control(self, sdt: etree._Element) -> Control:
@@ -337,45 +404,122 @@ class _Walker:
         placeholder = False
         checked: bool | None = None
         date: str | None = None
-        pr = sdt.find(_SDTPR)
+        pr = _child(sdt, _SDTPR)
         if pr is not None:
             for child in pr:
                 t = child.tag
-                if t == W + "tag":
+                if t == _TAG:
                     tag = child.get(_VAL) or ""
-                elif t == W + "alias":
+                elif t == _ALIAS:
                     alias = child.get(_VAL) or ""
-                elif t == W + "showingPlcHdr":
-                    placeholder = (child.get(_VAL) or "true") not in ("0", "false", "off")
-                elif t == W + "date":
+                elif t == _PLCHDR:
+                    placeholder = (child.get(_VAL) or "true") not in _FALSE
+                elif t == _DATE:
                     kind = "date"
-                    full = child.get(W + "fullDate")
+                    full = child.get(_FULLDATE)
                     if full and len(full) >= 10:
                         date = full[:10]
-                elif t in (W + "dropDownList", W + "comboBox"):
+                elif t in _LISTS:
                     kind = "dropdown"
-                elif t == W14 + "checkbox":
+                elif t == _CHECKBOX:
                     kind = "checkbox"
-                    state = child.find(W14 + "checked")
-                    checked = state is not None and (state.get(W14 + "val") or "1") in ("1", "true", "on")
-                elif t == W + "picture":
+                    state = next((x for x in child if x.tag == _CHECKED), None)
+                    checked = state is not None and (state.get(_W14VAL) or "1") in ("1", "true", "on")
+                elif t == _PICTURE:
                     kind = "picture"
-                elif t == W + "group":
+                elif t == _GROUP:
                     kind = "group"
-        return Control(tag=tag, alias=alias, kind=kind, text="", placeholder=placeholder and kind != "checkbox",
-                       checked=checked, date=date)
+        return Control(
+            tag=tag,
+            alias=alias,
+            kind=kind,
+            text="",
+            placeholder=placeholder and kind != "checkbox",
+            checked=checked,
+            date=date,
+        )
+
+
+def _child(el: etree._Element, tag: str) -> etree._Element | None:
+    """The first child with this tag (faster than ``find`` for a few children)."""
+    for x in el:
+        if x.tag == tag:
+            return x
+    return None
+
+
+def _is_bold(rpr: etree._Element) -> bool:
+    for x in rpr:
+        if x.tag == _B:
+            return (x.get(_VAL) or "true") not in _FALSE
+    return False
+
+
+def _plain(p: etree._Element) -> tuple[str, bool] | None:
+    """(text, bold-only) of a paragraph of plain runs; None when it holds anything else
+    (controls, symbols, fields, hyperlinks, tracked changes): the full walk reads those."""
+    parts: list[str] = []
+    all_bold = True
+    any_text = False
+    for child in p:
+        tag = child.tag
+        if tag == _R:
+            bold = False
+            has_text = False
+            for x in child:
+                xt = x.tag
+                if xt == _T:
+                    text = x.text
+                    if text:
+                        parts.append(text)
+                        if not has_text and not text.isspace():
+                            has_text = True
+                elif xt == _RPR:
+                    bold = _is_bold(x)
+                elif xt in _TEXT_OF:
+                    parts.append(_TEXT_OF[xt])
+                elif xt in _SPECIAL_RUN:
+                    return None
+            if has_text:
+                any_text = True
+                if not bold:
+                    all_bold = False
+        elif tag == _PPR or tag in _PLAIN_IGNORED:
+            continue
+        elif isinstance(tag, str) and not tag.startswith(W):
+            continue  # another vocabulary's markup
+        elif tag in _STRUCTURAL:
+            return None
+    return "".join(parts), all_bold and any_text
+
+
+def _all_bold(p: etree._Element) -> bool:
+    """Whether every run with text in the paragraph is bold (direct formatting)."""
+    seen = False
+    for r in p.iter(_R):
+        texts = [t.text for t in r.iter(_T) if t.text and t.text.strip()]
+        if not texts:
+            continue
+        seen = True
+        first = r[0] if len(r) else None
+        if first is None or first.tag != _RPR:
+            return False
+        b = next(first.iter(_B), None)
+        if b is None or (b.get(_VAL) or "true") in ("0", "false", "off"):
+            return False
+    return seen
 
 
 def _rows(tbl: etree._Element) -> list[etree._Element]:
     found: list[etree._Element] = []
     for child in tbl:
         if child.tag == _TR:
-            trpr = child.find(_TRPR)
-            if trpr is not None and trpr.find(W + "del") is not None:
+            trpr = child[0] if len(child) else None
+            if trpr is not None and trpr.tag == _TRPR and _child(trpr, _DEL) is not None:
                 continue
             found.append(child)
         elif child.tag == _SDT:
-            content = child.find(_SDTCONTENT)
+            content = _child(child, _SDTCONTENT)
             if content is not None:
                 found.extend(_rows(content))
         elif child.tag in _BLOCK_TRANSPARENT:
@@ -389,7 +533,7 @@ def _cells(tr: etree._Element) -> list[etree._Element]:
         if child.tag == _TC:
             found.append(child)
         elif child.tag == _SDT:
-            content = child.find(_SDTCONTENT)
+            content = _child(child, _SDTCONTENT)
             if content is not None:
                 found.extend(_cells(content))
         elif child.tag in _BLOCK_TRANSPARENT:
@@ -399,23 +543,20 @@ def _cells(tr: etree._Element) -> list[etree._Element]:
 
 def _cell_props(tc: etree._Element) -> tuple[int, bool]:
     """(grid span, is a vertical-merge continuation)."""
-    pr = tc.find(_TCPR)
-    if pr is None:
+    pr = tc[0] if len(tc) else None
+    if pr is None or pr.tag != _TCPR:
         return 1, False
     span = 1
     continued = False
-    gs = pr.find(W + "gridSpan")
-    if gs is not None:
-        try:
-            span = max(1, int(gs.get(_VAL) or "1"))
-        except ValueError:
-            span = 1
-    vm = pr.find(W + "vMerge")
-    if vm is not None and (vm.get(_VAL) or "continue") == "continue":
-        continued = True
-    hm = pr.find(W + "hMerge")
-    if hm is not None and (hm.get(_VAL) or "continue") == "continue":
-        continued = True
+    for child in pr:
+        tag = child.tag
+        if tag == _GRIDSPAN:
+            try:
+                span = max(1, int(child.get(_VAL) or "1"))
+            except ValueError:
+                span = 1
+        elif tag in _MERGES and (child.get(_VAL) or "continue") == "continue":
+            continued = True
     return span, continued
 
 

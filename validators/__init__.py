@@ -1,0 +1,27 @@
+"""Document -> list[Finding]: the schema check built from the catalogue and the quality rules.
+
+    check(doc, CheckContext(forms=forms_context, received=date.today()))
+
+Each rule is a small class with ``id``, ``severity``, ``description`` and ``check()``
+(validators.rules.*); the checklist runs them all and collects every finding.
+"""
+
+from __future__ import annotations
+
+from core.model import Document, Finding
+from validators.base import CheckContext, Rule
+from validators.checklist import Checklist
+from validators.rules import ALL_RULES
+
+#: every rule, one per rule id of spec/forms.md's "Quality rules" table
+RULES: tuple[Rule, ...] = ALL_RULES
+
+_CHECKLIST = Checklist(RULES)
+
+
+def check(doc: Document, ctx: CheckContext) -> list[Finding]:
+    """Every finding about ``doc``, gate findings alone when it was not read or not known."""
+    return _CHECKLIST.run(doc, ctx)
+
+
+__all__ = ["RULES", "CheckContext", "Checklist", "Rule", "check"]

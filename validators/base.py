@@ -43,9 +43,7 @@ class Rule(ABC):
 
     def finding(self, message: str, field: str | None = None, row: int | None = None) -> Finding:
         # model_construct: the inputs are ours and already valid; this keeps 50,000 findings cheap
-        return Finding.model_construct(
-            rule=self.id, severity=self.severity, field=field, row=row, message=message
-        )
+        return Finding.model_construct(rule=self.id, severity=self.severity, field=field, row=row, message=message)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
