@@ -3,6 +3,7 @@ no personal data in messages, and a 50,000-row chronology."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -58,7 +59,7 @@ SPEC_RULES = {
 
 
 def _spec_table() -> dict[str, str] | None:
-    for base in (Path(__file__).resolve().parents[2], Path("/work/shared")):
+    for base in (Path(__file__).resolve().parents[3] / "shared", Path("/work/shared")):
         spec = base / "spec" / "forms.md"
         if spec.exists():
             text = spec.read_text(encoding="utf-8").split("## Quality rules", 1)[1]
@@ -73,7 +74,9 @@ def test_there_is_one_rule_for_every_rule_id_of_the_spec_with_its_severity():
 def test_the_spec_table_still_lists_the_same_rules():
     table = _spec_table()
     if table is None:
-        pytest.skip("spec/forms.md is not beside the checkout")
+        # CI always has shared/ beside the clone: there a missing spec fails the run
+        assert not os.environ.get("CI"), "spec/forms.md is not beside the checkout in CI"
+        pytest.skip("spec/forms.md is not beside the checkout (outside CI)")
     assert SPEC_RULES == table
 
 
