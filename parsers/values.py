@@ -494,8 +494,22 @@ def _scan(text: str, options: Sequence[str]) -> tuple[dict[str, bool | None], bo
                     break
         return taken
 
+    def same_line(taken: dict[int, str], before: bool) -> int:
+        """How many pairs have their mark on the option's own line ("Option: Yes")."""
+        count = 0
+        for i in taken:
+            start, end, _ = spans[i]
+            near = text[max(0, start - 12) : start] if before else text[end : end + 12]
+            line = near.rsplit("\n", 1)[-1] if before else near.split("\n", 1)[0]
+            count += any(m.start() >= 0 for m in _MARK.finditer(line))
+        return count
+
     before, after = pair(True), pair(False)
-    chosen = before if len(before) >= len(after) else after
+    # more pairs wins; on a tie the reading with more marks on their option's own line
+    # ("Police investigation: Yes" on separate lines), then before, as templates print it
+    rank_before = (len(before), same_line(before, True))
+    rank_after = (len(after), same_line(after, False))
+    chosen = before if rank_before >= rank_after else after
     states: dict[str, bool | None] = {}
     for i, (_, _, option) in enumerate(spans):
         paired = chosen.get(i)
