@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import io
 import json
 import statistics
@@ -28,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from tests.fixtures.filler import fill
-from tests.fixtures.sample import complete_events, complete_values, fixture_context
 
 from core.settings import FormsContext
 from intake.checking import DocumentChecker
 from intake.settings import Settings
 from parsers.read import read_document
+from tests.fixtures.filler import fill
+from tests.fixtures.sample import complete_events, complete_values, fixture_context
 from validators import CheckContext, check
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -56,9 +57,7 @@ def median_time(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(times)
 
 
-def interleaved(
-    floor: Callable[[], object], subject: Callable[[], object], repeat: int
-) -> tuple[float, float]:
+def interleaved(floor: Callable[[], object], subject: Callable[[], object], repeat: int) -> tuple[float, float]:
     """Median times of floor and subject, run alternately so both see the same machine."""
     floor(), subject()  # warm
     ft, st = [], []
@@ -201,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         data = path.read_bytes()
         rep = max(3, args.repeat if n <= 10_000 else 3)
         floor_t, ours_t = interleaved(
-            lambda d=data: chronology_floor(d), lambda d=data: read_and_check(d, "c.xlsx", ctx), rep
+            functools.partial(chronology_floor, data), functools.partial(read_and_check, data, "c.xlsx", ctx), rep
         )
         per_row[n] = ours_t / n
         ratio = ours_t / floor_t

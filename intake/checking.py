@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
 
-from parsers.isolation import IsolatedRunner, WorkerFailure
-
 from core.model import CaseFacts, CheckedDocument, Document, Rejection
 from core.settings import FormsContext
 from intake.settings import Settings
+from parsers.isolation import IsolatedRunner, WorkerFailure
 from parsers.read import read_document
 from validators import CheckContext, check
 
@@ -59,18 +58,14 @@ class DocumentChecker:
             imports=WORKER_IMPORTS,
         )
 
-    def check(
-        self, data: bytes, filename: str, received: dt.date, case: CaseFacts | None = None
-    ) -> CheckedDocument:
+    def check(self, data: bytes, filename: str, received: dt.date, case: CaseFacts | None = None) -> CheckedDocument:
         job = CheckJob(data, filename, received, self._settings_json, case)
         try:
             return self._runner.run(job, timeout_s=self._timeout_for(len(data)))
         except WorkerFailure as failure:
             # the worker was killed (time, memory or a crash in a parsing library): the file
             # is refused as unsafe; the service itself goes on with a fresh worker
-            document = Document(
-                filename=filename, rejection=Rejection(rule="DOC-UNSAFE", reason=failure.reason)
-            )
+            document = Document(filename=filename, rejection=Rejection(rule="DOC-UNSAFE", reason=failure.reason))
             ctx = _context(self._settings_json)
             findings = check(document, CheckContext(forms=ctx, received=received, case=case))
             return CheckedDocument(document=document, findings=findings)

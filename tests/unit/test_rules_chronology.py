@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.model import Value
 from tests.fixtures.documents import agency_summary, chronology, context, event, only
 from validators import check
 from validators.rules.chronology import more_than_months_apart
@@ -11,7 +12,7 @@ def found(rule, doc, **quality):
     return [(f.field, f.row) for f in only(rule, check(doc, context(**quality)))]
 
 
-def monthly(first_month: int = 1, last_month: int = 24) -> list:
+def monthly(first_month: int = 1, last_month: int = 24) -> list[dict[str, Value]]:
     """An event on the 10th of each month of 2024 and 2025 (months numbered from 1)."""
     return [
         event(m + 1, f"{2024 + (m - 1) // 12}-{(m - 1) % 12 + 1:02d}-10", f"Monthly review meeting number {m}.")

@@ -53,9 +53,7 @@ def test_invalid_toml_is_a_clear_error(tmp_path: Path) -> None:
         load_settings(bad)
 
 
-def test_the_config_file_is_chosen_from_flag_then_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_config_file_is_chosen_from_flag_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INTAKE_CONFIG", "/etc/from-env.toml")
 
