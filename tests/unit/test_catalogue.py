@@ -280,9 +280,7 @@ def test_agency_summary_2025_1_is_an_older_accepted_version(catalogue: Catalogue
     new = catalogue.get("agency_summary")
     assert "accepted" == old.form.status
     assert "2026.1" == new.version
-    assert {"equality_diversity", "records_secured_date"} == {f.id for f in new.fields} - {
-        f.id for f in old.fields
-    }
+    assert {"equality_diversity", "records_secured_date"} == {f.id for f in new.fields} - {f.id for f in old.fields}
     assert "What could have been done differently" == old.field("could_improve").label
     assert old.form.nil_return_field == new.form.nil_return_field
 
@@ -296,27 +294,20 @@ def test_the_old_version_matches_the_new_apart_from_its_documented_differences(c
 
 
 @pytest.mark.parametrize("form_id", CURRENT_FORMS)
-def test_each_form_has_exactly_the_contract_field_ids_and_mandatory_flags(
-    catalogue: Catalogue, form_id: str
-) -> None:
+def test_each_form_has_exactly_the_contract_field_ids_and_mandatory_flags(catalogue: Catalogue, form_id: str) -> None:
     form = catalogue.get(form_id)
     expected = parse_ids(FIELD_IDS[form_id])
     assert expected == {f.id: f.mandatory for f in form.fields}
 
 
 @pytest.mark.parametrize(("form_id", "field_id", "label"), LABELS)
-def test_a_field_carries_the_label_spec_prints(
-    catalogue: Catalogue, form_id: str, field_id: str, label: str
-) -> None:
+def test_a_field_carries_the_label_spec_prints(catalogue: Catalogue, form_id: str, field_id: str, label: str) -> None:
     assert label == catalogue.get(form_id).field(field_id).label
 
 
 def test_the_child_block_has_the_same_labels_wherever_it_is_used(catalogue: Catalogue) -> None:
     labels = {
-        (f.id, f.label)
-        for form in catalogue.current()
-        for f in form.fields
-        if f.id in ("child_name", "child_dob")
+        (f.id, f.label) for form in catalogue.current() for f in form.fields if f.id in ("child_name", "child_dob")
     }
     assert {("child_name", "Child's name"), ("child_dob", "Date of birth")} == labels
 
@@ -349,9 +340,7 @@ def test_date_of_death_is_required_when_the_harm_is_death(catalogue: Catalogue) 
 def test_each_declaration_detail_is_required_when_its_question_is_answered_yes(catalogue: Catalogue) -> None:
     form = catalogue.get("declaration_of_interest")
     conditional = {
-        f.id: (f.required_when.field, f.required_when.equals)
-        for f in form.fields
-        if f.required_when is not None
+        f.id: (f.required_when.field, f.required_when.equals) for f in form.fields if f.required_when is not None
     }
     questions = [
         "prior_involvement",
@@ -406,24 +395,18 @@ def test_every_analysis_field_is_narrative_longtext(catalogue: Catalogue) -> Non
 
 def test_every_field_and_column_tells_the_author_what_to_write(catalogue: Catalogue) -> None:
     silent = [(form.id, f.id) for form in catalogue for f in form.fields if not f.help.strip()]
-    silent += [
-        (form.id, c.id) for form in catalogue for f in form.fields for c in f.columns if not c.help.strip()
-    ]
+    silent += [(form.id, c.id) for form in catalogue for f in form.fields for c in f.columns if not c.help.strip()]
     silent += [(form.id, c.id) for form in catalogue for c in form.events if not c.help.strip()]
     assert [] == silent
 
 
 def test_every_form_has_guidance_and_other_titles(catalogue: Catalogue) -> None:
-    thin = [
-        form.id for form in catalogue if not 4 <= len(form.form.guidance) <= 6 or not form.form.title_aliases
-    ]
+    thin = [form.id for form in catalogue if not 4 <= len(form.form.guidance) <= 6 or not form.form.title_aliases]
     assert [] == thin
 
 
 @pytest.mark.parametrize(("form_id", "field_id", "synonym"), REQUIRED_SYNONYMS)
-def test_the_synonyms_spec_names_are_aliases(
-    catalogue: Catalogue, form_id: str, field_id: str, synonym: str
-) -> None:
+def test_the_synonyms_spec_names_are_aliases(catalogue: Catalogue, form_id: str, field_id: str, synonym: str) -> None:
     assert synonym in catalogue.get(form_id).field(field_id).aliases
 
 
@@ -498,9 +481,7 @@ def test_a_section_alias_is_unique_in_its_section_and_no_other_fields_label(form
 @pytest.mark.parametrize("form", ALL_FORMS, ids=lambda f: f"{f.id}-{f.version}")
 def test_no_two_columns_of_a_table_share_a_heading_or_alias(form: FormDef) -> None:
     tables = [f.columns for f in form.fields if f.columns] + [form.events]
-    problems = [
-        clash for cols in tables for clash in _clashes((c.id, h) for c in cols for h in (c.label, *c.aliases))
-    ]
+    problems = [clash for cols in tables for clash in _clashes((c.id, h) for c in cols for h in (c.label, *c.aliases))]
     assert [] == problems
 
 
