@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,19 +36,23 @@ class AgencyRegistry(BaseModel):
                 return a
         return None
 
+    @cached_property
+    def _by_key(self) -> dict[str, str | None]:
+        """Every spelling (id, name, alias) as a key -> the agency id; None when two agencies
+        share a spelling, so that an ambiguous text is never guessed."""
+        table: dict[str, str | None] = {}
+        for a in self.agencies:
+            for spelling in (a.id, a.id.replace("_", " "), a.name, *a.aliases):
+                key = _key(spelling)
+                if key:
+                    table[key] = a.id if table.get(key, a.id) == a.id else None
+        return table
+
     def match(self, text: str) -> str | None:
         """The id of the agency named by ``text`` (its id, name or an alias), or None.
 
         Matching ignores case, punctuation and spacing; an ambiguous text gives None."""
-        key = _key(text)
-        if not key:
-            return None
-        hits = {
-            a.id
-            for a in self.agencies
-            if key in {_key(a.id), _key(a.id.replace("_", " ")), _key(a.name), *(_key(x) for x in a.aliases)}
-        }
-        return hits.pop() if len(hits) == 1 else None
+        return self._by_key.get(_key(text))
 
     def by_domain(self, domain: str) -> list[Agency]:
         domain = domain.lower().rstrip(".")
