@@ -125,6 +125,36 @@ _PLACEHOLDERS = re.compile(
     re.IGNORECASE,
 )
 _FILLER = re.compile(r"[\s_.…]*")
+#: every word the placeholder texts are made of: a text whose first word is not one of these
+#: is a value, found without running the placeholder pattern over a long narrative
+_PLACEHOLDER_WORDS = frozenset(
+    [
+        "click",
+        "or",
+        "tap",
+        "here",
+        "to",
+        "enter",
+        "text",
+        "a",
+        "date",
+        "choose",
+        "an",
+        "item",
+        "select",
+        "option",
+        "please",
+        "one",
+        "type",
+        "insert",
+        "dd",
+        "mm",
+        "yy",
+        "yyyy",
+        "hh",
+    ]
+)
+_FIRST_WORD = re.compile(r"[^\W_]+")
 
 
 def is_empty(raw: Raw) -> bool:
@@ -137,9 +167,12 @@ def is_empty(raw: Raw) -> bool:
         return all(is_empty(item) for item in raw)
     if not isinstance(raw, str):
         return isinstance(raw, float) and math.isnan(raw)
+    first = _FIRST_WORD.search(raw)
+    if first is None:
+        return _FILLER.fullmatch(raw.translate(_INVISIBLE)) is not None
+    if first.group().lower() not in _PLACEHOLDER_WORDS:
+        return False
     text = raw.translate(_INVISIBLE)
-    if _FILLER.fullmatch(text):
-        return True
     return _FILLER.fullmatch(_PLACEHOLDERS.sub("", text)) is not None
 
 
