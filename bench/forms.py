@@ -156,6 +156,41 @@ def pydantic_us_per_row(data: bytes, ctx: FormsContext) -> float:
     return seconds / len(rows) * 1e6
 
 
+HOSTILE_SCRIPT = """
+import datetime as dt, json, resource, sys, time
+from intake.checking import DocumentChecker
+from intake.settings import Settings
+from tests.fixtures.hostile import HOSTILE
+def worker_peak_kb(pid):
+    if pid is None:
+        return 0
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+times = {}
+worker_peak = 0
+with DocumentChecker(Settings()) as checker:
+    checker.check(b"warm", "warm.docx", dt.date(2026, 11, 28))
+    for name, (build, rule, filename) in sorted(HOSTILE.items()):
+        data = build()
+        start = time.perf_counter()
+        checked = checker.check(data, filename, dt.date(2026, 11, 28))
+        times[name] = (time.perf_counter() - start, [f.rule for f in checked.findings], rule)
+        worker_peak = max(worker_peak, worker_peak_kb(checker.worker_pid))
+peak = max(worker_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(json.dumps({"times": times, "peak_kb": peak}))
+"""
+
+
+def hostile_files() -> tuple[dict[str, Any], float]:
+    """Each hostile file through the isolated checker, as the service sees it; the peak RSS of
+    the checker and of its worker (a worker killed for its memory was capped below 300 MB)."""
+    out = subprocess.run(
+        [sys.executable, "-c", HOSTILE_SCRIPT], capture_output=True, text=True, check=True, cwd=Path.cwd()
+    ).stdout
+    result = json.loads(out)
+    return result["times"], result["peak_kb"] / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=50_000)
@@ -221,6 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     ok &= us < 3
     print(f"  pydantic validation: {us:.2f} us a row (target < 3 us)")
     report.update({"growth": growth, "peak_mb": peak, "pydantic_us_per_row": us})
+
+    times, hostile_peak = hostile_files()
+    slowest = max(times, key=lambda n: times[n][0])
+    right = all(found == [rule] for _, found, rule in times.values())
+    ok &= right and times[slowest][0] < 2 and hostile_peak < 300
+    print(f"Hostile files ({len(times)}, through the isolated checker)")
+    for name, (seconds, found, _rule) in sorted(times.items(), key=lambda kv: -kv[1][0])[:5]:
+        print(f"  {name:<28} {seconds * 1000:8.1f} ms  {', '.join(found)}")
+    print(f"  slowest {slowest}: {times[slowest][0] * 1000:.0f} ms (target < 2 s); every finding as expected: {right}")
+    print(f"  peak memory of any process: {hostile_peak:.0f} MB (target < 300 MB)")
+    report["hostile"] = {"slowest_ms": times[slowest][0] * 1000, "peak_mb": hostile_peak, "all_expected": right}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "forms.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print("all targets met" if ok else "SOME TARGETS MISSED")

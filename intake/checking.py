@@ -70,6 +70,11 @@ class DocumentChecker:
             findings = check(document, CheckContext(forms=ctx, received=received, case=case))
             return CheckedDocument(document=document, findings=findings)
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The reading worker's process id, for measurements (None between workers)."""
+        return self._runner.pid
+
     def _timeout_for(self, size: int) -> float:
         # a large legitimate chronology needs longer than a form; a compressed file of n
         # bytes unpacks to at most max_ratio * n, which the gate enforces
