@@ -33,9 +33,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
     done = subprocess.run(
         [
             sys.executable,
-            "-c",
-            MEASURE,
-            sys.executable,
             "-m",
             "intake.cli",
             "check",
