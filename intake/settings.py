@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from core.agencies import Agency, AgencyRegistry
 from core.catalogue import Catalogue, load_catalogue
@@ -21,9 +23,101 @@ from core.settings import FormsContext, FormsSettings, QualitySettings, ReadingL
 ENV_CONFIG = "INTAKE_CONFIG"
 
 
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServiceSettings(_Section):
+    #: "development" runs on the embedded defaults; "production" refuses SQLite and a missing key
+    mode: Literal["development", "production"] = "development"
+    #: where the embedded defaults keep their data: var/mail (Maildir inbox), var/outbox,
+    #: var/blobs, var/intake.sqlite3
+    data_dir: str = "var"
+    timezone: str = "Europe/London"
+
+
+class OAuth2Settings(_Section):
+    """XOAUTH2 for IMAP/SMTP: a token from a command, or from Microsoft Entra client credentials."""
+
+    token_command: str | None = None
+    tenant_id: str | None = None
+    client_id: str | None = None
+    #: the client secret comes from INTAKE_OAUTH2_CLIENT_SECRET, never from the file
+    scope: str = "https://outlook.office365.com/.default"
+
+
+class ImapSettings(_Section):
+    """The partnership's mailbox. No [imap] section: the embedded Maildir inbox (var/mail)."""
+
+    name: str = "default"
+    host: str
+    port: int = 993
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str
+    #: better from INTAKE_IMAP_PASSWORD; refused in the file in production mode
+    password: SecretStr | None = None
+    oauth2: OAuth2Settings | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    exceptions_folder: str = "Exceptions"
+    timeout_s: float = 30.0
+    batch_size: int = 50
+    idle: bool = True
+    #: a CA bundle for a private certificate authority (tests use a self-signed one)
+    ca_file: str | None = None
+
+
+class SmtpSettings(_Section):
+    """Where replies go out. No [smtp] section: the embedded Maildir outbox (var/outbox)."""
+
+    host: str
+    port: int = 587
+    tls: Literal["ssl", "starttls", "none"] = "starttls"
+    username: str | None = None
+    #: better from INTAKE_SMTP_PASSWORD; refused in the file in production mode
+    password: SecretStr | None = None
+    oauth2: OAuth2Settings | None = None
+    from_address: str
+    timeout_s: float = 30.0
+    ca_file: str | None = None
+
+
+class DatabaseSettings(_Section):
+    #: None: SQLite in the data directory
+    url: str | None = None
+
+
+class StorageSettings(_Section):
+    #: None: blobs/ in the data directory
+    dir: str | None = None
+    #: the key for originals at rest: INTAKE_STORAGE_KEY (base64, 32 bytes) or this file
+    key_file: str | None = None
+
+
+class ScreeningSettings(_Section):
+    #: Authentication-Results headers are believed only from these authserv-ids
+    trusted_authserv_ids: tuple[str, ...] = ()
+    #: refuse (queue) mail whose SPF/DKIM/DMARC did not pass
+    require_authentication: bool = False
+
+
+class PollingSettings(_Section):
+    interval_s: float = 120.0
+    outbox_interval_s: float = 30.0
+    #: replies to one sender in an hour, at most
+    replies_per_sender_per_hour: int = 20
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    imap: ImapSettings | None = None
+    smtp: SmtpSettings | None = None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    polling: PollingSettings = Field(default_factory=PollingSettings)
     forms: FormsSettings = Field(default_factory=FormsSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     reading: ReadingLimits = Field(default_factory=ReadingLimits)
@@ -62,7 +156,20 @@ def load_settings(path: Path | None) -> Settings:
     return settings_from_dict(data, source=str(path))
 
 
-def settings_from_dict(data: dict[str, object], *, source: str = "config") -> Settings:
+SECRET_ENV = {"imap": "INTAKE_IMAP_PASSWORD", "smtp": "INTAKE_SMTP_PASSWORD"}
+PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "password", "secret", "example", "xxx", "todo"})
+
+
+def settings_from_dict(
+    data: dict[str, object], *, source: str = "config", environ: Mapping[str, str] | None = None
+) -> Settings:
+    env = os.environ if environ is None else environ
+    in_file = {name for name in SECRET_ENV if _has_password(data.get(name))}
+    data = dict(data)
+    for name, var in SECRET_ENV.items():
+        section = data.get(name)
+        if isinstance(section, dict) and env.get(var):
+            data[name] = {**section, "password": env[var]}
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -71,11 +178,39 @@ def settings_from_dict(data: dict[str, object], *, source: str = "config") -> Se
             where = ".".join(str(p) for p in err["loc"])
             problems.append(f"{where}: {err['msg']}")
         raise ConfigError(f"{source}: " + "; ".join(problems)) from exc
-    _refuse_unsafe(settings, source)
+    _refuse_unsafe(settings, source, in_file)
     return settings
 
 
-def _refuse_unsafe(settings: Settings, source: str) -> None:
+def _has_password(section: object) -> bool:
+    return isinstance(section, dict) and "password" in section
+
+
+def _refuse_unsafe(settings: Settings, source: str, secrets_in_file: set[str] | None = None) -> None:
+    production = settings.service.mode == "production"
+    for name in ("imap", "smtp"):
+        section = getattr(settings, name)
+        secret = getattr(section, "password", None) if section is not None else None
+        if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ConfigError(f"{source}: {name}.password is a placeholder; set {SECRET_ENV[name]}")
+        if production and secrets_in_file and name in secrets_in_file:
+            raise ConfigError(f"{source}: {name}.password must come from {SECRET_ENV[name]} in production mode")
+        if production and section is not None and section.tls == "none":
+            raise ConfigError(
+                f'{source}: {name}.tls = "none" sends mail and passwords in clear text; refused in production'
+            )
+    if production:
+        url = settings.database.url
+        if url is None or url.startswith("sqlite"):
+            raise ConfigError(
+                f"{source}: database.url must name PostgreSQL in production mode (SQLite is for one machine)"
+            )
+        if settings.imap is None:
+            raise ConfigError(f"{source}: production mode needs an [imap] mailbox")
+        if settings.smtp is None:
+            raise ConfigError(f"{source}: production mode needs an [smtp] server for replies")
+        if settings.screening.require_authentication and not settings.screening.trusted_authserv_ids:
+            raise ConfigError(f"{source}: screening.require_authentication needs trusted_authserv_ids")
     ids = [a.id for a in settings.agencies]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
