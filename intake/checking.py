@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
 
-from core.model import CaseFacts, CheckedDocument, Document, Rejection
+from core.model import CaseFacts, CheckedDocument, Document, Finding, Rejection
 from core.settings import FormsContext
 from intake.settings import Settings
 from parsers.isolation import IsolatedRunner, WorkerFailure
 from parsers.read import read_document
 from validators import CheckContext, check
+from validators.rules.case import RULES as CASE_RULES
 
 #: modules the worker imports once at start, so the first document is not slow
 WORKER_IMPORTS = ("lxml.etree", "python_calamine", "pydantic", "parsers.read", "validators")
@@ -35,6 +36,13 @@ class CheckJob:
 @lru_cache(maxsize=4)
 def _context(settings_json: str) -> FormsContext:
     return Settings.model_validate_json(settings_json).forms_context()
+
+
+def case_findings(document: Document, ctx: FormsContext, case: CaseFacts) -> list[Finding]:
+    """The findings about ``document`` that only the case it is filed to can show
+    (CASE-MISMATCH); run in the service process, after matching."""
+    context = CheckContext(forms=ctx, received=dt.date.max, case=case)
+    return [f for rule in CASE_RULES for f in rule.check(document, context)]
 
 
 def read_and_check(job: CheckJob) -> CheckedDocument:
