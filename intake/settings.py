@@ -34,6 +34,8 @@ class ServiceSettings(_Section):
     #: var/blobs, var/intake.sqlite3
     data_dir: str = "var"
     timezone: str = "Europe/London"
+    #: the From of replies when no [smtp] section names one (the embedded Maildir outbox)
+    reply_from: str = "safeguarding-reviews@partnership.example.org"
 
 
 class OAuth2Settings(_Section):
@@ -112,7 +114,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     service: ServiceSettings = Field(default_factory=ServiceSettings)
-    imap: ImapSettings | None = None
+    #: one mailbox ([imap]) or several ([[imap]], each with its own name)
+    imap: ImapSettings | tuple[ImapSettings, ...] | None = None
     smtp: SmtpSettings | None = None
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -122,6 +125,20 @@ class Settings(BaseModel):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     reading: ReadingLimits = Field(default_factory=ReadingLimits)
     agencies: tuple[Agency, ...] = ()
+
+    @property
+    def mailboxes(self) -> tuple[ImapSettings, ...]:
+        if self.imap is None:
+            return ()
+        return self.imap if isinstance(self.imap, tuple) else (self.imap,)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.service.data_dir)
+
+    @property
+    def reply_from(self) -> str:
+        return self.smtp.from_address if self.smtp is not None else self.service.reply_from
 
     def forms_context(self, catalogue: Catalogue | None = None) -> FormsContext:
         return FormsContext(
@@ -170,6 +187,14 @@ def settings_from_dict(
         section = data.get(name)
         if isinstance(section, dict) and env.get(var):
             data[name] = {**section, "password": env[var]}
+        elif isinstance(section, list):
+            # several mailboxes: INTAKE_IMAP_PASSWORD_<NAME> for each
+            data[name] = [
+                {**m, "password": env[f"{var}_{str(m.get('name', '')).upper()}"]}
+                if isinstance(m, dict) and env.get(f"{var}_{str(m.get('name', '')).upper()}")
+                else m
+                for m in section
+            ]
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -183,19 +208,26 @@ def settings_from_dict(
 
 
 def _has_password(section: object) -> bool:
+    if isinstance(section, list):
+        return any(_has_password(m) for m in section)
     return isinstance(section, dict) and "password" in section
 
 
 def _refuse_unsafe(settings: Settings, source: str, secrets_in_file: set[str] | None = None) -> None:
     production = settings.service.mode == "production"
-    for name in ("imap", "smtp"):
-        section = getattr(settings, name)
-        secret = getattr(section, "password", None) if section is not None else None
+    sections: list[tuple[str, ImapSettings | SmtpSettings]] = [("imap", m) for m in settings.mailboxes]
+    if settings.smtp is not None:
+        sections.append(("smtp", settings.smtp))
+    names = [m.name for m in settings.mailboxes]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{source}: two [[imap]] mailboxes share a name")
+    for name, section in sections:
+        secret = section.password
         if secret is not None and secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
             raise ConfigError(f"{source}: {name}.password is a placeholder; set {SECRET_ENV[name]}")
         if production and secrets_in_file and name in secrets_in_file:
             raise ConfigError(f"{source}: {name}.password must come from {SECRET_ENV[name]} in production mode")
-        if production and section is not None and section.tls == "none":
+        if production and section.tls == "none":
             raise ConfigError(
                 f'{source}: {name}.tls = "none" sends mail and passwords in clear text; refused in production'
             )

@@ -65,3 +65,58 @@ def test_the_config_file_is_chosen_from_flag_then_environment(tmp_path: Path, mo
 
 def test_no_config_file_means_embedded_defaults() -> None:
     assert Settings() == load_settings(None)
+
+
+IMAP = {"host": "imap.example.org", "username": "reviews@example.org"}
+SMTP = {"host": "smtp.example.org", "from_address": "reviews@example.org"}
+PRODUCTION = {
+    "service": {"mode": "production"},
+    "database": {"url": "postgresql+psycopg://intake@db.example.org/intake"},
+    "imap": IMAP,
+    "smtp": SMTP,
+}
+
+
+def test_a_production_config_with_postgresql_and_secrets_from_the_environment_starts() -> None:
+    env = {"INTAKE_IMAP_PASSWORD": "a long random secret", "INTAKE_SMTP_PASSWORD": "another one"}
+
+    settings = settings_from_dict(PRODUCTION, environ=env)
+
+    assert settings.mailboxes[0].password is not None
+    assert "a long random secret" == settings.mailboxes[0].password.get_secret_value()
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        settings_from_dict({**PRODUCTION, "database": {"url": "sqlite:///var/intake.sqlite3"}}, environ={})
+
+
+def test_production_refuses_a_password_written_in_the_file() -> None:
+    with pytest.raises(ConfigError, match="INTAKE_IMAP_PASSWORD"):
+        settings_from_dict({**PRODUCTION, "imap": {**IMAP, "password": "s3cret-but-in-file"}}, environ={})
+
+
+def test_production_refuses_plain_text_mail() -> None:
+    with pytest.raises(ConfigError, match=r"imap\.tls"):
+        settings_from_dict({**PRODUCTION, "imap": {**IMAP, "tls": "none"}}, environ={})
+
+
+def test_a_placeholder_password_is_refused_even_in_development() -> None:
+    with pytest.raises(ConfigError, match="placeholder"):
+        settings_from_dict({"imap": {**IMAP, "password": "changeme"}}, environ={})
+
+
+def test_several_mailboxes_each_take_their_own_password_from_the_environment() -> None:
+    mailboxes = [{**IMAP, "name": "reviews"}, {**IMAP, "name": "referrals"}]
+
+    settings = settings_from_dict({"imap": mailboxes}, environ={"INTAKE_IMAP_PASSWORD_REFERRALS": "pw for referrals"})
+
+    assert ["reviews", "referrals"] == [m.name for m in settings.mailboxes]
+    assert [None, "pw for referrals"] == [m.password and m.password.get_secret_value() for m in settings.mailboxes]
+
+
+def test_the_error_for_a_bad_setting_never_repeats_a_secret() -> None:
+    with pytest.raises(ConfigError) as refused:
+        settings_from_dict({"imap": {**IMAP, "password": "changeme", "port": "not a port"}}, environ={})
+
+    assert "changeme" not in str(refused.value)
