@@ -84,6 +84,8 @@ _HEADING = re.compile(
 )
 #: only so many distinct texts are remembered per column
 _MEMO_LIMIT: Final = 20_000
+#: a long text column stops being remembered if, by this many new texts, fewer texts repeated
+_LONG_MEMO_TRIAL: Final = 1_000
 #: header cells longer than this are values or guidance, not headings
 _MAX_HEADING_CHARS: Final = 120
 
@@ -449,20 +451,33 @@ def _converter(column: Column, ctx: FormsContext) -> Converter:
 
     if type_ in ("text", "longtext"):
         multiline = type_ == "longtext"
-        # a short text column repeats itself (roles, identifiers): remember its answers
-        text_memo: dict[str, Converted] | None = None if multiline else {}
+        # a short text column repeats itself (roles, identifiers): remember its answers.
+        # A long text column repeats itself only when pasted from stock phrases: it is
+        # remembered while that pays (see _LONG_MEMO_TRIAL), and its repeats then share
+        # one string (less memory) as well as skipping the conversion
+        text_memo: dict[str, Converted] | None = {}
+        seen = 0
+        hits = 0
 
         def text(raw: Any) -> Converted:
+            nonlocal text_memo, seen, hits
             if type(raw) is not str:
                 return slow(raw)
-            if text_memo is not None:
-                hit = text_memo.get(raw, _MISSING)
+            memo = text_memo
+            if memo is not None:
+                hit = memo.get(raw, _MISSING)
                 if hit is not _MISSING:
+                    hits += 1
                     return hit  # type: ignore[return-value]
             found = _text_value(raw, multiline)
             result = found if found is not None else slow(raw)
-            if text_memo is not None and len(text_memo) < _MEMO_LIMIT:
-                text_memo[raw] = result
+            if memo is not None:
+                if len(memo) < _MEMO_LIMIT:
+                    memo[raw] = result
+                if multiline:
+                    seen += 1
+                    if seen == _LONG_MEMO_TRIAL and hits < seen:
+                        text_memo = None  # mostly distinct texts: stop remembering
             return result
 
         return text

@@ -48,11 +48,18 @@ _VALID_DATES: set[str] = set()
 
 @dataclass
 class Blob:
-    """One column's cells joined with CELL_SEP, to scan with one regex call."""
+    """One column's cells joined with CELL_SEP, to scan with one regex call.
+
+    A column whose texts repeat may be joined with each distinct text once (see
+    :func:`join_cells`): a cell of ``text`` then stands for every cell holding that text,
+    ``indexes`` gives its first one and :meth:`every` all of them. What a pattern finds in
+    a cell it finds in each copy (no pattern matches across CELL_SEP)."""
 
     text: str
     starts: list[int]  # start offset of each cell in ``text``
-    indexes: list[int]  # index into doc.rows of each cell
+    indexes: list[int]  # index into doc.rows of each cell (of its first copy)
+    #: index of a text's first cell -> the indexes of every cell holding it (repeats only)
+    copies: dict[int, list[int]] = field(default_factory=dict)
 
     @cached_property
     def lower(self) -> str | None:
@@ -61,16 +68,37 @@ class Blob:
         return low if len(low) == len(self.text) else None
 
     def index_at(self, pos: int) -> int:
-        """The index into doc.rows of the cell holding offset ``pos`` of ``text``."""
+        """The index into doc.rows of the cell holding offset ``pos`` of ``text`` (its first
+        copy)."""
         return self.indexes[bisect_right(self.starts, pos) - 1]
 
+    def every(self, index: int) -> list[int]:
+        """The indexes of every cell holding the text of the cell at ``index``, ascending."""
+        found = self.copies.get(index)
+        return found if found is not None else [index]
 
-def join_cells(values: list[Value]) -> Blob:
-    """The non-empty text cells of ``values`` joined with CELL_SEP."""
-    indexes = [i for i, v in enumerate(values) if isinstance(v, str) and v]
-    cells = [str(values[i]) for i in indexes]
+
+def join_cells(values: list[Value], *, distinct: bool = False) -> Blob:
+    """The non-empty text cells of ``values`` joined with CELL_SEP; with ``distinct``,
+    each text once (a chronology's stock phrases are scanned once, not once a row)."""
+    if not distinct:
+        indexes = [i for i, v in enumerate(values) if isinstance(v, str) and v]
+        cells = [str(values[i]) for i in indexes]
+        copies: dict[int, list[int]] = {}
+    else:
+        first: dict[str, int] = {}
+        indexes, cells, copies = [], [], {}
+        for i, v in enumerate(values):
+            if isinstance(v, str) and v:
+                k = first.get(v)
+                if k is None:
+                    first[v] = i
+                    indexes.append(i)
+                    cells.append(str(v))
+                else:
+                    copies.setdefault(k, [k]).append(i)
     starts = list(accumulate((len(c) + 1 for c in cells), initial=0))[:-1]
-    return Blob(CELL_SEP.join(cells), starts, indexes)
+    return Blob(CELL_SEP.join(cells), starts, indexes, copies)
 
 
 @dataclass
@@ -124,9 +152,10 @@ class DocView:
         return found
 
     def blob(self, column_id: str) -> Blob:
+        """The column's distinct texts joined (see :class:`Blob`)."""
         found = self._blobs.get(column_id)
         if found is None:
-            found = join_cells([r.get(column_id) for r in self.doc.rows])
+            found = join_cells([r.get(column_id) for r in self.doc.rows], distinct=True)
             self._blobs[column_id] = found
         return found
 

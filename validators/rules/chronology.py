@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from difflib import SequenceMatcher
 
-from core.model import Document, Finding, Severity, Value
+from core.model import Document, Finding, Severity
 from validators.base import CheckContext, Rule
 from validators.view import CELL_SEP, NIL_RETURN_FIELD, Blob, DocView, view_of
 
@@ -96,7 +96,8 @@ class NilReturnConflict(Rule):
         if EVENT_TEXT not in view.columns:
             return
         numbers = view.row_numbers
-        for i in _says_not_involved(view.blob(EVENT_TEXT)):
+        blob = view.blob(EVENT_TEXT)
+        for i in sorted(j for k in _says_not_involved(blob) for j in blob.every(k)):
             yield self.finding(
                 f"Row {numbers[i]}: the event says your agency was not involved. Please leave such "
                 "periods out of the chronology; if your agency had no involvement at all, make a nil return.",
@@ -195,29 +196,43 @@ class Duplicate(Rule):
         dates = view.column_dates(EVENT_START)
         shared = {d for d, n in Counter(dates).items() if n > 1 and d is not None}
         blocks: dict[tuple[str, str, bool], list[int]] = {}
+        # texts repeat (a template's stock phrases): each distinct cell is trimmed and
+        # normalised once, and a row holds its normalised text by reference
+        trimmed: dict[str, str] = {}
+        normal_of: dict[str, str] = {}
+        normalised: dict[int, str] = {}
         for i, value in enumerate(dates):
             if value not in shared:
                 continue
             cell = rows[i].get(EVENT_TEXT)
             if not isinstance(cell, str):
                 continue
-            text = cell.strip(_TRIM).lower()
+            text = trimmed.get(cell)
+            if text is None:
+                text = trimmed[cell] = cell.strip(_TRIM).lower()
             if text:
                 blocks.setdefault((value, text[:_KEY], True), []).append(i)
                 blocks.setdefault((value, text[-_KEY:], False), []).append(i)
+                found = normal_of.get(cell)
+                if found is None:
+                    found = normal_of[cell] = _normal_text(cell)
+                normalised[i] = found
         duplicate_of: dict[int, int] = {}  # later index -> earlier index
-        normalised: dict[int, str] = {}
         budget = [_MAX_COMPARISONS]
         for indexes in blocks.values():
             if len(indexes) < 2:
                 continue
-            for k, later in enumerate(indexes[1:], start=1):
+            for k in range(1, len(indexes)):
+                later = indexes[k]
+                b = normalised[later]
+                # a block's indexes rise: once an earlier one is not below the match
+                # already found for ``later``, none after it in the window is either
                 for earlier in indexes[max(0, k - _WINDOW) : k]:
                     if duplicate_of.get(later, later) <= earlier:
-                        continue
-                    a, b = _normal(rows, earlier, normalised), _normal(rows, later, normalised)
-                    if _similar(a, b, threshold, budget):
+                        break
+                    if _similar(normalised[earlier], b, threshold, budget):
                         duplicate_of[later] = earlier
+                        break
         numbers = view.row_numbers
         for later in sorted(duplicate_of):
             row = numbers[later]
@@ -229,12 +244,8 @@ class Duplicate(Rule):
             )
 
 
-def _normal(rows: list[dict[str, Value]], i: int, memo: dict[int, str]) -> str:
-    found = memo.get(i)
-    if found is None:
-        cell = rows[i].get(EVENT_TEXT)
-        found = memo[i] = _NON_WORD.sub(" ", str(cell).lower()).strip()
-    return found
+def _normal_text(cell: str) -> str:
+    return _NON_WORD.sub(" ", cell.lower()).strip()
 
 
 def _similar(a: str, b: str, threshold: float, budget: list[int]) -> bool:

@@ -254,24 +254,43 @@ def _bad_cells(
     cid = c.id
     if c.type == "date" and chronology:
         dates = view.column_dates(cid)
-        return [i for i, r in enumerate(rows) if dates[i] is None and r.get(cid) not in (None, "")]
+        return [i for i, d in enumerate(dates) if d is None and (v := rows[i].get(cid)) is not None and v != ""]
+    # the usual value is tested first; a bool is True or False (no subclasses)
     if c.type == "yesno":
-        return [i for i, r in enumerate(rows) if r.get(cid) not in (None, "") and not isinstance(r.get(cid), bool)]
+        return [
+            i
+            for i, r in enumerate(rows)
+            if (v := r.get(cid)) is not None and v is not True and v is not False and v != ""
+        ]
     if c.type == "integer":
-        return [i for i, r in enumerate(rows) if r.get(cid) not in (None, "") and type(r.get(cid)) is not int]
+        return [i for i, r in enumerate(rows) if type(v := r.get(cid)) is not int and v is not None and v != ""]
     if c.type == "choice" and c.choices:
         allowed = frozenset(c.choices)
         return [
             i
             for i, r in enumerate(rows)
-            if (v := r.get(cid)) is not None and v != "" and (not isinstance(v, str) or v not in allowed)
+            if not (type(v := r.get(cid)) is str and v in allowed)
+            and v is not None
+            and v != ""
+            and (not isinstance(v, str) or v not in allowed)
         ]
     kind, choices = c.type, c.choices
-    return [
-        i
-        for i, r in enumerate(rows)
-        if (v := r.get(cid)) is not None and v != "" and not _is_valid(kind, choices, v, ctx)
-    ]
+    # a column repeats its few values (times, agencies): each distinct text is judged once
+    known: dict[str, bool] = {}
+    bad: list[int] = []
+    for i, r in enumerate(rows):
+        v = r.get(cid)
+        if v is None or v == "":
+            continue
+        if type(v) is str:
+            ok = known.get(v)
+            if ok is None:
+                ok = known[v] = _is_valid(kind, choices, v, ctx)
+        else:
+            ok = _is_valid(kind, choices, v, ctx)
+        if not ok:
+            bad.append(i)
+    return bad
 
 
 def _sentence(text: str) -> str:

@@ -172,10 +172,16 @@ class _Source:
         return self.rows[self.blob.index_at(pos)]
 
     def long_cells(self, limit: int) -> list[int]:
-        """Blob indexes of the cells longer than ``limit`` characters."""
-        starts = self.blob.starts
-        ends = [*starts[1:], len(self.blob.text) + 1]
-        return [self.blob.indexes[k] for k, (a, b) in enumerate(zip(starts, ends, strict=True)) if b - a - 1 > limit]
+        """Blob indexes of the cells longer than ``limit`` characters (every copy)."""
+        blob = self.blob
+        starts = blob.starts
+        ends = [*starts[1:], len(blob.text) + 1]
+        return [
+            i
+            for k, (a, b) in enumerate(zip(starts, ends, strict=True))
+            if b - a - 1 > limit
+            for i in blob.every(blob.indexes[k])
+        ]
 
 
 def _sources(view: DocView) -> list[_Source]:
@@ -270,8 +276,10 @@ class PastedNotes(Rule):
         limit = ctx.forms.quality.pasted_notes_max_chars
         for source in sources:
             signs: dict[int, set[str]] = {}
-            for index, kind in source.scan.pasted:
-                signs.setdefault(index, set()).add(kind)
+            every = source.blob.every
+            for first, kind in source.scan.pasted:
+                for index in every(first):
+                    signs.setdefault(index, set()).add(kind)
             for index in source.long_cells(limit):
                 signs.setdefault(index, set()).add("long")
             for index in sorted(signs, key=lambda i: (source.rows[i] or 0, i)):
@@ -313,14 +321,16 @@ class PersonalData(Rule):
         )
         for source in sources:
             kinds_at: dict[int, set[str]] = {}
-            for index, kind, text in source.scan.identifiers:
+            every = source.blob.every
+            for first, kind, text in source.scan.identifiers:
                 if kind == "nhs":
                     digits = _DIGITS.sub("", text)
                     if not nhs_number_is_valid(digits) or digits == own_nhs:
                         continue
                 elif kind == "postcode" and text.replace(" ", "") in own_postcodes:
                     continue
-                kinds_at.setdefault(index, set()).add(kind)
+                for index in every(first):
+                    kinds_at.setdefault(index, set()).add(kind)
             for index in sorted(kinds_at, key=lambda i: (source.rows[i] or 0, i)):
                 row = source.rows[index]
                 names = [name for kind, name in _KIND_NAMES.items() if kind in kinds_at[index]]
