@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from core.settings import FormsContext
 from parsers.docx_layout import Cell, Layout, Para, Row, Table, extract
 from parsers.identify import IdentifiedBy, by_properties, identify, matcher_for
 from parsers.labels import FieldMatcher, LabelMatch, normalise_label
-from parsers.ooxml import SAFE_PARSER, custom_properties
+from parsers.ooxml import CUSTOM_PROPERTIES_PART, SAFE_PARSER, custom_properties, parse_custom_properties
 from parsers.values import BOTH_TICKED, Coerced, coerce, find_case_references, is_empty
 
 TWICE = "given twice with different values"
@@ -48,14 +50,32 @@ YES_NO = ("Yes", "No")
 _MULTILINE = frozenset({"longtext", "checkboxes"})
 
 
-def read_docx(data: bytes, filename: str, ctx: FormsContext) -> Document:
-    """Read a returned Word document (already through the gate) against the catalogue."""
+DOCUMENT_PART = "word/document.xml"
+#: the parts read_docx reads: the gate may hand them over already read (``parts``)
+DOCX_PARTS = (DOCUMENT_PART, CUSTOM_PROPERTIES_PART)
+
+
+def read_docx(
+    data: bytes, filename: str, ctx: FormsContext, parts: Mapping[str, bytes | None] | None = None
+) -> Document:
+    """Read a returned Word document (already through the gate) against the catalogue.
+
+    ``parts``: the bytes of the DOCX_PARTS as the gate read them (None for a part the
+    package lacks, see ``gate.GateResult.parts``); when any is missing from it the zip is
+    opened and both are read here."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            xml = zf.read("word/document.xml")
-            props = custom_properties(zf)
+        if parts is not None and all(name in parts for name in DOCX_PARTS):
+            xml = parts[DOCUMENT_PART]
+            if xml is None:
+                raise KeyError(DOCUMENT_PART)
+            custom = parts[CUSTOM_PROPERTIES_PART]
+            props = parse_custom_properties(custom) if custom is not None else {}
+        else:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                xml = zf.read(DOCUMENT_PART)
+                props = custom_properties(zf)
         root = etree.fromstring(xml, SAFE_PARSER)
-    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, ValueError, OSError, zlib.error, EOFError) as exc:
         reason = (
             "the Word document could not be read"
             if not isinstance(exc, KeyError)
@@ -131,25 +151,26 @@ def _references(layout: Layout, prefix: str, skip: set[int] | None = None) -> li
     seen: dict[str, Location] = {}
     key = prefix.lower()
 
-    def scan(text: str, where: Location) -> None:
-        if key not in text.lower():
-            return
-        for ref in find_case_references(text, prefix):
+    def scan(text: str) -> Sequence[str]:
+        return find_case_references(text, prefix) if key in text.lower() else ()
+
+    def note(refs: Sequence[str], where: Location) -> None:
+        for ref in refs:
             seen.setdefault(ref, where)
 
     def table(t: Table) -> None:
         for r in t.rows:
             for c in r.cells:
                 text = c.text
-                if text and not (skip and id(c) in skip):
-                    scan(text, _cell_location(t, r, c))
+                if text and not (skip and id(c) in skip) and (refs := scan(text)):
+                    note(refs, _cell_location(t, r, c))
                 for nested in c.tables:
                     table(nested)
 
     for b in layout.blocks:
         if isinstance(b, Para):
-            if b.text:
-                scan(b.text, Location(kind="paragraph", paragraph=b.number))
+            if b.text and (refs := scan(b.text)):
+                note(refs, Location(kind="paragraph", paragraph=b.number))
         else:
             table(b)
     return list(seen.items())

@@ -35,8 +35,9 @@ What is checked here, in this order (the first failing check gives the rejection
    a hyperlink; any other external target (attached template, linked OLE
    object, external workbook, frame, sub-document, linked picture, mail-merge source) and
    any part under ``xl/externalLinks/`` is DOC-UNSAFE ("links to other files").
-6. **Every other XML (and VML) part's prolog**, from its first 4 KB only: no ``<!DOCTYPE``/``<!ENTITY``
-   before the root element, the root reached within those 4 KB, and a plain encoding
+6. **Every other XML (and VML) part's prolog**, from its first 4 KB only (a part the caller
+   asks to ``keep``, one the reader parses anyway, is decompressed in full and handed over):
+   no ``<!DOCTYPE``/``<!ENTITY`` before the root element, the root reached within those 4 KB, and a plain encoding
    (UTF-8/UTF-16 or a Latin code page; UTF-7 and the like are refused) (DOC-UNSAFE).
 7. **Worksheets** (xlsx): ``<dimension ref=...>`` read from the same first bytes; a sheet
    claiming more than ``max_sheet_cells`` cells or a reference outside Excel's grid is
@@ -62,7 +63,8 @@ import re
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml import etree
@@ -189,6 +191,10 @@ class GateResult:
     unpacked_bytes: int = 0
     #: the worksheets' declared dimensions (xlsx only), in part-name order
     sheets: tuple[SheetExtent, ...] = ()
+    #: the parts the caller asked ``inspect`` to keep: name -> the part's bytes, read in full
+    #: and prolog-checked, or None when the package has no part of that name; a name left
+    #: out could not be read in full here, and the reader reads it itself (and meets the error)
+    parts: Mapping[str, bytes | None] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def accepted(self) -> bool:
@@ -214,20 +220,30 @@ def _unsafe(reason: str) -> _Refused:
     return _Refused("DOC-UNSAFE", reason)
 
 
-def inspect(data: bytes, filename: str, limits: ReadingLimits) -> GateResult:
+def inspect(
+    data: bytes,
+    filename: str,
+    limits: ReadingLimits,
+    keep: Mapping[Media, Collection[str]] | None = None,
+) -> GateResult:
     """Accept or refuse an attachment from its bytes; see the module docstring for the checks.
 
     ``filename`` is accepted for the callers' convenience only: the type is decided by
     content, and no reason repeats the name.
+
+    ``keep``: for each media, XML parts (exact names) the reader will parse anyway. The
+    gate then decompresses those parts in full instead of their first bytes (the prolog
+    check is the same) and hands them over in ``GateResult.parts``, so the reader need not
+    open the zip again. It changes nothing in what is accepted or refused.
     """
     del filename  # never used to decide anything
     try:
-        return _inspect(data, limits)
+        return _inspect(data, limits, keep or {})
     except _Refused as refused:
         return GateResult(media=None, rejection=refused.rejection)
 
 
-def _inspect(data: bytes, limits: ReadingLimits) -> GateResult:
+def _inspect(data: bytes, limits: ReadingLimits, keep: Mapping[Media, Collection[str]]) -> GateResult:
     if len(data) > limits.max_file_bytes:
         raise _unsafe(TOO_LARGE.format(mb=limits.max_file_bytes // (1024 * 1024)))
     if data.startswith(_OLE2_MAGIC):
@@ -243,16 +259,20 @@ def _inspect(data: bytes, limits: ReadingLimits) -> GateResult:
         raise _unreadable(DAMAGED) from exc
     with zf:
         infos = zf.infolist()
-        _check_directory(infos, limits)
-        _check_local_headers(data, infos, int(getattr(zf, "start_dir", len(data))))
-        _check_sizes(infos, limits)
-        by_name = {info.filename.casefold(): info for info in infos}
-        _check_part_names(infos)
-        media = _check_package(zf, by_name)
-        _check_relationships(zf, infos)
-        sheets = _check_xml_prologs(zf, infos, media, limits)
+        start_dir = int(getattr(zf, "start_dir", len(data)))
+    _check_directory(infos, limits)
+    _check_local_headers(data, infos, start_dir)
+    _check_sizes(infos, limits)
+    by_name = {info.filename.casefold(): info for info in infos}
+    _check_part_names(infos)
+    view = memoryview(data)
+    media, root_rels = _check_package(view, by_name)
+    _check_relationships(view, infos, rels_info=by_name["_rels/.rels"], root_rels=root_rels)
+    wanted = keep.get(media, ())
+    parts: dict[str, bytes | None] = dict.fromkeys(wanted)
+    sheets = _check_xml_prologs(view, infos, media, limits, parts)
     unpacked = sum(i.file_size for i in infos if i.filename.casefold().endswith((".xml", ".rels")))
-    return GateResult(media=media, rejection=None, unpacked_bytes=unpacked, sheets=sheets)
+    return GateResult(media=media, rejection=None, unpacked_bytes=unpacked, sheets=sheets, parts=parts)
 
 
 # --- 2. OLE2 compound files ---------------------------------------------------------------
@@ -400,12 +420,81 @@ _PARSER = etree.XMLParser(
 )
 
 
-def _read_small_xml(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> etree._Element:
+_MIN_READ = 4096  # zipfile.ZipExtFile.MIN_READ_SIZE
+_MAX_N = (1 << 31) - 1  # zipfile.ZipExtFile.MAX_N
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile.structFileHeader
+
+
+def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
+    """What ``zf.open(info).read(n)`` returns (``n`` < 0: the whole member), and raising
+    what it raises, without zipfile's per-member file objects.
+
+    Mirrors zipfile: the local header's signature and name are checked, deflate output is
+    cut at the declared size, and the CRC is checked once the end of the member is reached
+    (so a first-bytes read of a part larger than ``n`` checks no CRC, as before).
+    """
+    offset = info.header_offset
+    header = _LOCAL_HEADER.unpack_from(data, offset)  # struct.error when cut short
+    if header[0] != _ZIP_LOCAL:
+        raise zipfile.BadZipFile("bad magic number for file header")
+    name_start = offset + _LOCAL_HEADER.size
+    name_length, extra_length = header[10], header[11]
+    if info.flag_bits & 0x60:
+        raise NotImplementedError("compressed patched data or strong encryption")
+    local_name = bytes(data[name_start : name_start + name_length])
+    if local_name.decode("utf-8" if header[3] & 0x800 else "cp437") != info.orig_filename:
+        raise zipfile.BadZipFile("file name in directory and header differ")
+    position = name_start + name_length + extra_length
+    compress_left = info.compress_size
+    left = info.file_size
+    deflated = info.compress_type == zipfile.ZIP_DEFLATED
+    inflater = zlib.decompressobj(-15) if deflated else None
+    crc = 0
+    eof = False
+    if n < 0:
+        n = _MAX_N
+    out: list[bytes] = []
+    while n > 0 and not eof:
+        # ZipExtFile._read1(n) with _read2 inlined
+        chunk = inflater.unconsumed_tail if inflater is not None else b""
+        if inflater is None or n > len(chunk):
+            want = n - len(chunk)
+            if compress_left > 0:
+                size = min(max(want, _MIN_READ), compress_left)
+                read = bytes(data[position : position + size])
+                position += len(read)
+                compress_left -= len(read)
+                if not read:
+                    raise EOFError
+                chunk += read
+        if inflater is None:
+            piece = chunk
+            eof = compress_left <= 0
+        else:
+            piece = inflater.decompress(chunk, max(n, _MIN_READ))
+            eof = inflater.eof or (compress_left <= 0 and not inflater.unconsumed_tail)
+            if eof:
+                piece += inflater.flush()
+        piece = piece[:left]
+        left -= len(piece)
+        if left <= 0:
+            eof = True
+        crc = zlib.crc32(piece, crc)
+        if eof and crc != info.CRC:
+            raise zipfile.BadZipFile("bad CRC-32")
+        if n < len(piece):
+            out.append(piece[:n])
+            break
+        out.append(piece)
+        n -= len(piece)
+    return b"".join(out)
+
+
+def _read_small_xml(data: memoryview, info: zipfile.ZipInfo, cap: int) -> etree._Element:
     if info.file_size > cap:
         raise _unsafe(UNPACKS_LARGE)
     try:
-        with zf.open(info) as stream:
-            raw = stream.read(cap + 1)
+        raw = _unpack(data, info, cap + 1)
     except _ZIP_ERRORS as exc:
         raise _unreadable(DAMAGED) from exc
     if len(raw) > cap:
@@ -417,12 +506,13 @@ def _read_small_xml(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> etr
         raise _unreadable(DAMAGED) from exc
 
 
-def _check_package(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> Media:
+def _check_package(data: memoryview, by_name: dict[str, zipfile.ZipInfo]) -> tuple[Media, etree._Element]:
+    """The main part's media, and the parsed ``_rels/.rels`` (for the relationship checks)."""
     types_info = by_name.get("[content_types].xml")
     rels_info = by_name.get("_rels/.rels")
     if types_info is None or rels_info is None:
         raise _unreadable(NOT_OFFICE)
-    types = _read_small_xml(zf, types_info, MAX_CONTENT_TYPES_BYTES)
+    types = _read_small_xml(data, types_info, MAX_CONTENT_TYPES_BYTES)
     defaults: dict[str, str] = {}
     overrides: dict[str, str] = {}
     for element in types:
@@ -434,7 +524,7 @@ def _check_package(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> 
         elif element.tag == f"{{{_PKG_NS}}}Override":
             overrides[(element.get("PartName") or "").lstrip("/").casefold()] = content_type
 
-    root_rels = _read_small_xml(zf, rels_info, MAX_RELS_BYTES)
+    root_rels = _read_small_xml(data, rels_info, MAX_RELS_BYTES)
     main: str | None = None
     for rel in root_rels:
         if (rel.get("Type") or "").rsplit("/", 1)[-1] == "officeDocument":
@@ -444,7 +534,7 @@ def _check_package(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> 
         raise _unreadable(NOT_OFFICE)
     content_type = overrides.get(main) or defaults.get(main.rsplit(".", 1)[-1], "")
     if content_type in _MAIN_TYPES:
-        return _MAIN_TYPES[content_type]
+        return _MAIN_TYPES[content_type], root_rels
     if content_type in _TEMPLATE_TYPES:
         raise _unreadable(TEMPLATE)
     if ".binary." in content_type:
@@ -455,12 +545,16 @@ def _check_package(zf: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> 
 # --- 5. relationships ---------------------------------------------------------------------
 
 
-def _check_relationships(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+def _check_relationships(
+    data: memoryview, infos: list[zipfile.ZipInfo], rels_info: zipfile.ZipInfo, root_rels: etree._Element
+) -> None:
+    """Every .rels part (``_rels/.rels``, ``rels_info``, was read and parsed already: ``root_rels``)."""
     rels = [info for info in infos if info.filename.casefold().endswith(".rels")]
     if sum(info.file_size for info in rels) > MAX_RELS_TOTAL_BYTES:
         raise _unsafe(UNPACKS_LARGE)
     for info in rels:
-        for rel in _read_small_xml(zf, info, MAX_RELS_BYTES):
+        parsed = root_rels if info is rels_info else _read_small_xml(data, info, MAX_RELS_BYTES)
+        for rel in parsed:
             kind = (rel.get("Type") or "").rsplit("/", 1)[-1].casefold()
             if kind in _MACRO_REL_TYPES:
                 raise _unsafe(MACROS)
@@ -504,19 +598,34 @@ def _check_prolog(head: bytes, *, whole: bool) -> str:
 
 
 def _check_xml_prologs(
-    zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], media: Media, limits: ReadingLimits
+    data: memoryview,
+    infos: list[zipfile.ZipInfo],
+    media: Media,
+    limits: ReadingLimits,
+    parts: dict[str, bytes | None],
 ) -> tuple[SheetExtent, ...]:
+    """Check every XML part's prolog; the parts named in ``parts`` are read in full into it
+    (one that cannot be read in full is dropped from it and checked as any other)."""
     sheets: list[SheetExtent] = []
     for info in infos:
         name = info.filename
         folded = name.casefold()
         if not folded.endswith((".xml", ".vml")) or folded == "[content_types].xml":
             continue  # the content types and every .rels part were checked when read in full
-        try:
-            with zf.open(info) as stream:
-                head = stream.read(HEAD_BYTES)
-        except _ZIP_ERRORS as exc:
-            raise _unreadable(DAMAGED) from exc
+        head: bytes | None = None
+        if name in parts:
+            try:
+                whole = _unpack(data, info, -1)
+            except _ZIP_ERRORS:
+                del parts[name]  # the reader reads it again, and meets the error itself
+            else:
+                parts[name] = whole
+                head = whole[:HEAD_BYTES]
+        if head is None:
+            try:
+                head = _unpack(data, info, HEAD_BYTES)
+            except _ZIP_ERRORS as exc:
+                raise _unreadable(DAMAGED) from exc
         text = _check_prolog(head, whole=info.file_size <= HEAD_BYTES)
         if media == "xlsx" and folded.startswith("xl/") and (found := _DIMENSION.search(text)):
             sheets.append(_sheet_extent(name, found.group(1), limits))

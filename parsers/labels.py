@@ -251,6 +251,10 @@ class FieldMatcher:
         self._cache: dict[tuple[str, str | None], LabelMatch | None] = {}
         self._column_indexes: dict[tuple[tuple[str, str, str, tuple[str, ...]], ...], _Index] = {}
         self._column_cache: dict[tuple[object, str], str | None] = {}
+        #: id(columns) -> (columns, their signature): a reader asks about the same column
+        #: tuple of the form many times; the tuple is kept so its id is not reused
+        self._signatures: dict[int, tuple[Sequence[Column], tuple[tuple[str, str, str, tuple[str, ...]], ...]]] = {}
+        self._section_cache: dict[str, str | None] = {}
 
     # -- fields ------------------------------------------------------------------------------
     def match(self, text: str, section: str | None = None) -> LabelMatch | None:
@@ -319,6 +323,16 @@ class FieldMatcher:
     def match_section(self, text: str) -> str | None:
         """The section a heading names ("Section 3: Incident", "3. Incident", an alias),
         or None."""
+        try:
+            return self._section_cache[text]
+        except KeyError:
+            pass
+        found = self._match_section(text)
+        if len(self._section_cache) < 20_000:
+            self._section_cache[text] = found
+        return found
+
+    def _match_section(self, text: str) -> str | None:
         rest = _SECTION_WORD.sub("", text)
         for candidate in (text, rest):
             key = normalise_label(candidate)
@@ -336,7 +350,13 @@ class FieldMatcher:
     # -- columns -----------------------------------------------------------------------------
     def match_column(self, text: str, columns: Sequence[Column]) -> str | None:
         """The column a header cell names (label, alias, or a clear fuzzy match), or None."""
-        signature = tuple((c.id, c.type, c.label, c.aliases) for c in columns)
+        known = self._signatures.get(id(columns))
+        if known is not None and known[0] is columns:
+            signature = known[1]
+        else:
+            signature = tuple((c.id, c.type, c.label, c.aliases) for c in columns)
+            if isinstance(columns, tuple) and len(self._signatures) < 256:
+                self._signatures[id(columns)] = (columns, signature)
         index = self._column_indexes.get(signature)
         if index is None:
             index = _Index((c.id, c.type, (c.label, *c.aliases)) for c in columns)

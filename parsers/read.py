@@ -2,6 +2,10 @@
 
 This runs inside the isolated worker (see parsers.isolation); it never raises for a bad file:
 an unreadable or unsafe one comes back as a Document with a ``rejection``.
+
+The gate hands the Word reader the parts it reads (word/document.xml, the custom
+properties), already decompressed while their prologs were checked, so a Word file's zip is
+opened once.
 """
 
 from __future__ import annotations
@@ -9,15 +13,17 @@ from __future__ import annotations
 from core.model import Document, Rejection
 from core.settings import FormsContext
 from parsers import gate
-from parsers.docx_reader import read_docx
+from parsers.docx_reader import DOCX_PARTS, read_docx
 from parsers.xlsx_reader import read_xlsx
+
+_KEEP: dict[gate.Media, tuple[str, ...]] = {"docx": DOCX_PARTS}
 
 
 def read_document(data: bytes, filename: str, ctx: FormsContext) -> Document:
-    verdict = gate.inspect(data, filename, ctx.limits)
+    verdict = gate.inspect(data, filename, ctx.limits, keep=_KEEP)
     if verdict.rejection is not None or verdict.media is None:
         rejection = verdict.rejection or Rejection(rule="DOC-UNREADABLE", reason="not a Word or Excel file")
         return Document(filename=filename, rejection=rejection)
     if verdict.media == "docx":
-        return read_docx(data, filename, ctx)
+        return read_docx(data, filename, ctx, parts=verdict.parts)
     return read_xlsx(data, filename, ctx)
