@@ -1,0 +1,180 @@
+"""Originals at rest: a content-addressed store encrypted with AES-256-GCM.
+
+A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/ab/cd/<digest>``. The
+file holds a format tag, a random 12-byte nonce and the ciphertext with its tag; the digest is
+the associated data, so a file copied under another name fails to decrypt. A write goes to a
+temporary file in the same directory, is fsynced, renamed into place (os.replace) and the
+directory fsynced: a reader sees the whole blob or none. ``get`` checks the digest again.
+
+The key is 32 bytes, from INTAKE_STORAGE_KEY (base64) or a key file (``load_key``); the
+embedded default creates ``data_dir/storage.key`` once (``generate_key_file``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from core.errors import ConfigError
+from storage.errors import BlobCorrupt, BlobMissing
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+FORMAT = b"SSCPBLOB1\n"
+KEY_ENV = "INTAKE_STORAGE_KEY"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_dirs(directory: Path, root: Path) -> None:
+    """Create ``directory`` (under ``root``), fsyncing each parent whose entries changed."""
+    missing: list[Path] = []
+    current = directory
+    while not current.exists() and current != root:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        _fsync_dir(path.parent)
+
+
+class EncryptedBlobStore:
+    """Implements core.ports.BlobStore."""
+
+    def __init__(self, directory: Path, key: bytes) -> None:
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"the storage key must be {KEY_BYTES} bytes")
+        self.directory = Path(directory)
+        self._aead = AESGCM(key)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def path(self, digest: str) -> Path:
+        if not _DIGEST.fullmatch(digest):
+            raise ValueError("a blob digest is 64 lower-case hex digits")
+        return self.directory / digest[:2] / digest[2:4] / digest
+
+    def put(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        _make_dirs(target.parent, self.directory)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = FORMAT + nonce + self._aead.encrypt(nonce, data, digest.encode("ascii"))
+        fd, temp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(sealed)
+                f.flush()
+                os.fsync(f.fileno())
+            temp.replace(target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(target.parent)
+        return digest
+
+    def get(self, digest: str) -> bytes:
+        try:
+            sealed = self.path(digest).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobMissing(f"no blob {digest}") from exc
+        if not sealed.startswith(FORMAT) or len(sealed) < len(FORMAT) + NONCE_BYTES + 16:
+            raise BlobCorrupt(f"blob {digest} is not in the store's format")
+        nonce = sealed[len(FORMAT) : len(FORMAT) + NONCE_BYTES]
+        try:
+            data = self._aead.decrypt(nonce, sealed[len(FORMAT) + NONCE_BYTES :], digest.encode("ascii"))
+        except InvalidTag as exc:
+            raise BlobCorrupt(f"blob {digest} cannot be decrypted: altered, or the wrong key") from exc
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise BlobCorrupt(f"blob {digest} does not match its digest")
+        return data
+
+    def exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def delete(self, digest: str) -> None:
+        target = self.path(digest)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return
+        _fsync_dir(target.parent)
+
+
+def decode_key(text: str, source: str) -> bytes:
+    """The 32 bytes a base64 text (standard or URL-safe alphabet) holds; ConfigError names ``source``."""
+    cleaned = "".join(text.split())
+    padded = cleaned + "=" * (-len(cleaned) % 4)
+    key: bytes | None = None
+    for altchars in (None, b"-_"):
+        try:
+            key = base64.b64decode(padded.encode("ascii"), altchars=altchars, validate=True)
+            break
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            continue
+    if key is None or len(key) != KEY_BYTES:
+        raise ConfigError(f"{source}: the storage key must be base64 of {KEY_BYTES} random bytes")
+    return key
+
+
+def load_key(env_value: str | None, key_file: Path | None) -> bytes | None:
+    """The key from the environment's value, else from the key file; None when neither is given."""
+    if env_value is not None and env_value.strip():
+        return decode_key(env_value, KEY_ENV)
+    if key_file is None:
+        return None
+    try:
+        text = Path(key_file).read_text(encoding="ascii")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"storage.key_file {key_file}: no such file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"storage.key_file {key_file}: cannot be read ({type(exc).__name__})") from exc
+    return decode_key(text, f"storage.key_file {key_file}")
+
+
+def generate_key_file(path: Path) -> bytes:
+    """A new random key written to ``path`` (mode 0600, never over an existing file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = os.urandom(KEY_BYTES)
+    fd, temp_name = tempfile.mkstemp(prefix=".tmp-key-", dir=path.parent)  # created 0600
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(base64.urlsafe_b64encode(key).decode("ascii") + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(temp, path)  # FileExistsError rather than replace a key that blobs depend on
+    finally:
+        temp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return key
+
+
+def ensure_key_file(path: Path) -> bytes:
+    """The embedded default: the key in ``path``, created on first use."""
+    try:
+        return generate_key_file(path)
+    except FileExistsError:
+        key = load_key(None, path)
+        assert key is not None
+        return key

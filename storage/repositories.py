@@ -1,0 +1,618 @@
+"""Repositories: the queries the pipeline, the CLI and the web app need, on one Session.
+
+They flush (so rows get their ids) but never commit: the UnitOfWork commits. Writes that may
+collide with another worker (a ledger key, a case reference, a reply) run in a SAVEPOINT so a
+collision leaves the unit of work usable.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.mail import FolderState, MessageKey
+from core.model import Finding as FindingValue
+from storage.errors import AlreadyRecorded, ReferenceTaken
+from storage.models import (
+    FINAL_STATES,
+    MESSAGE_STATES,
+    AuditEntry,
+    Case,
+    Document,
+    ExceptionItem,
+    ExpectedReturn,
+    Finding,
+    MailboxState,
+    Message,
+    OutboxItem,
+    utcnow,
+)
+
+REFERENCE_ATTEMPTS = 50
+ERROR_LENGTH = 500
+
+
+def normalise_name(name: str | None) -> str:
+    """A child's name as matching compares it: lower-case, spaces collapsed."""
+    return " ".join((name or "").lower().split())
+
+
+def _short(text: str | None) -> str | None:
+    return None if text is None else text[:ERROR_LENGTH]
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+
+class MessageRepository(_Repository):
+    """The ledger."""
+
+    def get(self, id: int) -> Message | None:
+        return self.session.get(Message, id)
+
+    def get_by_key(self, key: MessageKey) -> Message | None:
+        return self.session.exec(
+            select(Message).where(
+                Message.mailbox == key.mailbox,
+                Message.folder == key.folder,
+                Message.uidvalidity == key.uidvalidity,
+                Message.uid == key.uid,
+            )
+        ).first()
+
+    def add(
+        self,
+        key: MessageKey,
+        *,
+        message_id: str | None,
+        sha256: str,
+        blob: str,
+        sender: str | None,
+        subject: str | None,
+        received_at: dt.datetime | None,
+        now: dt.datetime | None = None,
+    ) -> Message:
+        """A new pending row. Raises AlreadyRecorded when the key is taken (the unit of work stays usable)."""
+        now = now or utcnow()
+        row = Message(
+            mailbox=key.mailbox,
+            folder=key.folder,
+            uidvalidity=key.uidvalidity,
+            uid=key.uid,
+            message_id=message_id,
+            sha256=sha256,
+            blob=blob,
+            sender=sender,
+            subject=subject,
+            received_at=received_at,
+            state="pending",
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyRecorded(f"message {key.mailbox}/{key.uidvalidity}/{key.uid} is already recorded") from exc
+        return row
+
+    def find_duplicate(
+        self, sha256: str, message_id: str | None, sender: str | None, exclude_id: int | None = None
+    ) -> Message | None:
+        """The earliest earlier message with the same bytes, or the same Message-ID from the same sender."""
+        same = Message.sha256 == sha256
+        if message_id and sender:
+            same = same | ((Message.message_id == message_id) & (Message.sender == sender))
+        query = select(Message).where(same)
+        if exclude_id is not None:
+            query = query.where(col(Message.id) < exclude_id)
+        return self.session.exec(query.order_by(col(Message.id))).first()
+
+    def known_uids(self, mailbox: str, folder: str, uidvalidity: int) -> set[int]:
+        return set(
+            self.session.exec(
+                select(Message.uid).where(
+                    Message.mailbox == mailbox, Message.folder == folder, Message.uidvalidity == uidvalidity
+                )
+            ).all()
+        )
+
+    def claim_pending(
+        self, limit: int, worker: str, stale_after: dt.timedelta, now: dt.datetime | None = None
+    ) -> list[Message]:
+        """Pending messages nobody holds (or whose claim is older than ``stale_after``), now held by ``worker``.
+
+        PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so two workers never take the same row.
+        The claim is visible to others once the unit of work commits."""
+        now = now or utcnow()
+        query = (
+            select(Message)
+            .where(Message.state == "pending")
+            .where(col(Message.claimed_by).is_(None) | (col(Message.claimed_at) < now - stale_after))
+            .order_by(col(Message.id))
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        rows = list(self.session.exec(query).all())
+        for row in rows:
+            row.claimed_by = worker
+            row.claimed_at = now
+        self.session.flush()
+        return rows
+
+    def release(self, message: Message) -> None:
+        """Give up a claim (the message is tried again by whoever claims next)."""
+        message.claimed_by = None
+        message.claimed_at = None
+        self.session.flush()
+
+    def unacknowledged(self, mailbox: str, folder: str) -> list[Message]:
+        """Messages in a final state with a destination that are not yet moved on the server."""
+        return list(
+            self.session.exec(
+                select(Message)
+                .where(Message.mailbox == mailbox, Message.folder == folder)
+                .where(col(Message.state).in_(FINAL_STATES))
+                .where(col(Message.destination).is_not(None))
+                .where(col(Message.moved).is_(False))
+                .order_by(col(Message.uid))
+            ).all()
+        )
+
+    def mark_moved(self, ids: Iterable[int]) -> None:
+        for row in self.session.exec(select(Message).where(col(Message.id).in_(list(ids)))).all():
+            row.moved = True
+        self.session.flush()
+
+    def list_all(self) -> list[Message]:
+        return list(self.session.exec(select(Message).order_by(col(Message.id))).all())
+
+    def counts(self) -> dict[str, int]:
+        """Messages per state (every state present, zero when none)."""
+        counts = dict.fromkeys(MESSAGE_STATES, 0)
+        for state, n in self.session.exec(select(Message.state, func.count()).group_by(col(Message.state))).all():
+            counts[state] = n
+        return counts
+
+    def set_error(self, message: Message, error: str | None) -> None:
+        """A short reason (no personal data), truncated to fit."""
+        message.error = _short(error)
+
+
+class CaseRepository(_Repository):
+    def get(self, reference: str) -> Case | None:
+        return self.session.exec(select(Case).where(Case.reference == reference)).first()
+
+    def get_by_id(self, id: int) -> Case | None:
+        return self.session.get(Case, id)
+
+    def open_cases(self) -> list[Case]:
+        return list(self.session.exec(select(Case).where(Case.status == "open").order_by(col(Case.id))).all())
+
+    def find_by_child(self, name_key: str, dob: dt.date) -> list[Case]:
+        """Open cases whose child's normalised name and date of birth match."""
+        wanted = normalise_name(name_key)
+        candidates = self.session.exec(
+            select(Case).where(Case.status == "open", Case.child_dob == dob).order_by(col(Case.id))
+        ).all()
+        return [case for case in candidates if normalise_name(case.child_name) == wanted]
+
+    def create(  # noqa: PLR0917  (the pipeline's positional call)
+        self,
+        kind: str,
+        child_name: str | None,
+        child_dob: dt.date | None,
+        aware: dt.date | None,
+        opened: dt.datetime | dt.date,
+        reference: str | None = None,
+        prefix: str = "SSCP",
+    ) -> Case:
+        """A new open case. ``reference`` None: the next free PREFIX-YYYY-NNN for the year it opened,
+        retried when another worker takes the same number first. A given reference already in use
+        raises ReferenceTaken."""
+        opened_at = (
+            opened
+            if isinstance(opened, dt.datetime)
+            else dt.datetime(opened.year, opened.month, opened.day, tzinfo=dt.UTC)
+        )
+        for _ in range(REFERENCE_ATTEMPTS):
+            ref = reference or self.next_reference(opened_at.year, prefix)
+            case = Case(
+                reference=ref,
+                kind=str(kind),
+                child_name=child_name,
+                child_dob=child_dob,
+                aware_date=aware,
+                opened_at=opened_at,
+            )
+            try:
+                with self.session.begin_nested():
+                    self.session.add(case)
+                return case
+            except IntegrityError as exc:
+                if reference is not None:
+                    raise ReferenceTaken(f"case reference {reference} is already in use") from exc
+        raise ReferenceTaken(f"no free {prefix} reference for {opened_at.year} after {REFERENCE_ATTEMPTS} attempts")
+
+    def next_reference(self, year: int, prefix: str = "SSCP") -> str:
+        stem = f"{prefix}-{year}-"
+        pattern = re.compile(re.escape(stem) + r"(\d+)")
+        taken = self.session.exec(select(Case.reference).where(col(Case.reference).startswith(stem))).all()
+        numbers = [int(m.group(1)) for ref in taken if (m := pattern.fullmatch(ref))]
+        return f"{stem}{max(numbers, default=0) + 1:03d}"
+
+    def list_all(self) -> list[Case]:
+        return list(self.session.exec(select(Case).order_by(col(Case.id))).all())
+
+
+class ExpectedReturnRepository(_Repository):
+    """What each agency was asked to return for a case, and how far it got."""
+
+    def get(self, case_id: int, agency: str, form: str) -> ExpectedReturn | None:
+        return self.session.exec(
+            select(ExpectedReturn).where(
+                ExpectedReturn.case_id == case_id, ExpectedReturn.agency == agency, ExpectedReturn.form == form
+            )
+        ).first()
+
+    def set(
+        self,
+        case_id: int,
+        agency: str,
+        form: str,
+        state: str,
+        *,
+        now: dt.datetime,
+        due_date: dt.date | None = None,
+    ) -> ExpectedReturn:
+        """Create or update the expected return's state (and due date, when given)."""
+        row = self.get(case_id, agency, form)
+        if row is None:
+            row = ExpectedReturn(case_id=case_id, agency=agency, form=form, state=str(state), due_date=due_date)
+            self.session.add(row)
+        else:
+            row.state = str(state)
+            if due_date is not None:
+                row.due_date = due_date
+        row.updated_at = now
+        self.session.flush()
+        return row
+
+    def for_case(self, case_id: int) -> list[ExpectedReturn]:
+        return list(
+            self.session.exec(
+                select(ExpectedReturn)
+                .where(ExpectedReturn.case_id == case_id)
+                .order_by(col(ExpectedReturn.agency), col(ExpectedReturn.form))
+            ).all()
+        )
+
+
+class DocumentRepository(_Repository):
+    def add(
+        self,
+        *,
+        message_row_id: int,
+        position: int,
+        filename: str,
+        blob: str,
+        status: str,
+        case_id: int | None = None,
+        form: str | None = None,
+        version: str | None = None,
+        agency: str | None = None,
+        values: dict[str, Any] | None = None,
+        version_no: int | None = None,
+        created: dt.datetime | None = None,
+    ) -> Document:
+        """A new current document. ``version_no`` None: one more than the case's latest of this
+        agency's form (1 without a case). Supersede the previous current one with ``supersede``."""
+        if version_no is None:
+            version_no = 1
+            if case_id is not None:
+                latest = self.session.exec(
+                    select(func.max(Document.version_no)).where(
+                        Document.case_id == case_id, Document.agency == agency, Document.form == form
+                    )
+                ).one()
+                version_no = (latest or 0) + 1
+        doc = Document(
+            case_id=case_id,
+            message_row_id=message_row_id,
+            position=position,
+            filename=filename,
+            blob=blob,
+            form=form,
+            version=version,
+            agency=agency,
+            status=str(status),
+            version_no=version_no,
+            current=True,
+            values=values or {},
+            created_at=created or utcnow(),
+        )
+        self.session.add(doc)
+        self.session.flush()
+        return doc
+
+    def get(self, id: int) -> Document | None:
+        return self.session.get(Document, id)
+
+    def current_for(self, case_id: int, agency: str | None, form: str | None) -> Document | None:
+        return self.session.exec(
+            select(Document)
+            .where(
+                Document.case_id == case_id,
+                Document.agency == agency,
+                Document.form == form,
+                col(Document.current).is_(True),
+            )
+            .order_by(col(Document.version_no).desc(), col(Document.id).desc())
+        ).first()
+
+    def supersede(self, old: Document, new: Document) -> None:
+        old.current = False
+        old.superseded_by = new.id
+        new.current = True
+        self.session.flush()
+
+    def for_case(self, case_id: int) -> list[Document]:
+        return list(
+            self.session.exec(
+                select(Document)
+                .where(Document.case_id == case_id)
+                .order_by(col(Document.agency), col(Document.form), col(Document.version_no), col(Document.id))
+            ).all()
+        )
+
+    def for_message(self, message_row_id: int) -> list[Document]:
+        return list(
+            self.session.exec(
+                select(Document).where(Document.message_row_id == message_row_id).order_by(col(Document.position))
+            ).all()
+        )
+
+    def add_findings(self, doc: Document, findings: Sequence[FindingValue]) -> list[Finding]:
+        assert doc.id is not None, "add the document first"
+        rows = [
+            Finding(
+                document_id=doc.id,
+                rule=f.rule,
+                severity=str(f.severity),
+                field=f.field,
+                row=f.row,
+                message=f.message,
+            )
+            for f in findings
+        ]
+        self.session.add_all(rows)
+        self.session.flush()
+        return rows
+
+    def findings_for(self, document_ids: Iterable[int]) -> dict[int, list[Finding]]:
+        """Each document's findings, in the order they were added (every id present)."""
+        ids = list(document_ids)
+        found: dict[int, list[Finding]] = {i: [] for i in ids}
+        if ids:
+            for row in self.session.exec(
+                select(Finding).where(col(Finding.document_id).in_(ids)).order_by(col(Finding.id))
+            ).all():
+                found[row.document_id].append(row)
+        return found
+
+    def counts_by_message(self) -> dict[int, int]:
+        """How many documents each message gave (messages without any are absent)."""
+        return {
+            message_id: n
+            for message_id, n in self.session.exec(
+                select(Document.message_row_id, func.count()).group_by(col(Document.message_row_id))
+            ).all()
+        }
+
+
+class ExceptionRepository(_Repository):
+    """The business unit's queue."""
+
+    def open_item(
+        self,
+        message_row_id: int,
+        reason: str,
+        *,
+        case_id: int | None = None,
+        agency: str | None = None,
+        opened: dt.datetime,
+    ) -> ExceptionItem:
+        item = ExceptionItem(
+            message_row_id=message_row_id, reason=str(reason), case_id=case_id, agency=agency, opened_at=opened
+        )
+        self.session.add(item)
+        self.session.flush()
+        return item
+
+    def get(self, id: int) -> ExceptionItem | None:
+        return self.session.get(ExceptionItem, id)
+
+    def list_open(self) -> list[ExceptionItem]:
+        return list(
+            self.session.exec(
+                select(ExceptionItem)
+                .where(ExceptionItem.status == "open")
+                .order_by(col(ExceptionItem.opened_at), col(ExceptionItem.id))
+            ).all()
+        )
+
+    def for_message(self, message_row_id: int) -> list[ExceptionItem]:
+        return list(
+            self.session.exec(
+                select(ExceptionItem)
+                .where(ExceptionItem.message_row_id == message_row_id)
+                .order_by(col(ExceptionItem.id))
+            ).all()
+        )
+
+    def close(self, item: ExceptionItem, resolution: str, actor: str, note: str | None, closed: dt.datetime) -> None:
+        item.status = "closed"
+        item.resolution = resolution
+        item.actor = actor
+        item.note = note
+        item.closed_at = closed
+        self.session.flush()
+
+
+class OutboxRepository(_Repository):
+    """The transactional outbox: one reply per incoming message."""
+
+    def enqueue(
+        self, message_row_id: int, reply_message_id: str, to_addr: str, raw: bytes, now: dt.datetime
+    ) -> OutboxItem:
+        """Queue a reply (the message's reply_state becomes "queued"). Idempotent: a message that
+        already has a reply keeps it, and that one is returned."""
+        existing = self.for_message(message_row_id)
+        if existing is not None:
+            return existing
+        item = OutboxItem(
+            message_row_id=message_row_id,
+            reply_message_id=reply_message_id,
+            to_addr=to_addr.lower(),
+            raw=raw,
+            state="queued",
+            next_attempt_at=now,
+            created_at=now,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(item)
+        except IntegrityError:
+            found = self.for_message(message_row_id)
+            if found is None:
+                raise
+            return found
+        self._set_reply_state(message_row_id, "queued")
+        return item
+
+    def for_message(self, message_row_id: int) -> OutboxItem | None:
+        return self.session.exec(select(OutboxItem).where(OutboxItem.message_row_id == message_row_id)).first()
+
+    def due(self, now: dt.datetime, limit: int) -> list[OutboxItem]:
+        """Queued replies whose next attempt is due, oldest first (PostgreSQL: locked, others skipped)."""
+        query = (
+            select(OutboxItem)
+            .where(OutboxItem.state == "queued", col(OutboxItem.next_attempt_at) <= now)
+            .order_by(col(OutboxItem.next_attempt_at), col(OutboxItem.id))
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.exec(query).all())
+
+    def mark_sent(self, item: OutboxItem, at: dt.datetime) -> None:
+        """Sent (the message's reply_state becomes "sent")."""
+        item.state = "sent"
+        item.sent_at = at
+        item.attempts += 1
+        item.last_error = None
+        self._set_reply_state(item.message_row_id, "sent")
+
+    def mark_failed(self, item: OutboxItem, error: str, next_attempt_at: dt.datetime, permanent: bool) -> None:
+        """A failed attempt: tried again at ``next_attempt_at``, or never when ``permanent``."""
+        item.attempts += 1
+        item.last_error = _short(error)
+        item.next_attempt_at = next_attempt_at
+        if permanent:
+            item.state = "failed"
+        self.session.flush()
+
+    def sent_or_queued_to(self, to_addr: str, since: dt.datetime) -> int:
+        """Replies to an address queued or sent since ``since`` (the per-sender rate limit)."""
+        return self.session.exec(
+            select(func.count())
+            .select_from(OutboxItem)
+            .where(
+                OutboxItem.to_addr == to_addr.lower(),
+                col(OutboxItem.state).in_(("queued", "sent")),
+                col(OutboxItem.created_at) >= since,
+            )
+        ).one()
+
+    def _set_reply_state(self, message_row_id: int, state: str) -> None:
+        message = self.session.get(Message, message_row_id)
+        if message is not None:
+            message.reply_state = state
+        self.session.flush()
+
+
+class AuditLog(_Repository):
+    """Append-only: the database refuses UPDATE and DELETE on it."""
+
+    def record(  # noqa: PLR0917  (the pipeline's positional call)
+        self,
+        actor: str,
+        action: str,
+        entity: str,
+        entity_id: str | int | None,
+        detail: dict[str, Any] | None = None,
+        at: dt.datetime | None = None,
+    ) -> AuditEntry:
+        entry = AuditEntry(
+            at=at or utcnow(),
+            actor=actor,
+            action=action,
+            entity=entity,
+            entity_id=None if entity_id is None else str(entity_id),
+            detail=detail,
+        )
+        self.session.add(entry)
+        self.session.flush()
+        return entry
+
+    def list(
+        self, entity: str | None = None, entity_id: str | int | None = None, limit: int | None = None
+    ) -> builtins.list[AuditEntry]:
+        """Entries in the order they were written, optionally for one entity."""
+        query = select(AuditEntry)
+        if entity is not None:
+            query = query.where(AuditEntry.entity == entity)
+        if entity_id is not None:
+            query = query.where(AuditEntry.entity_id == str(entity_id))
+        query = query.order_by(col(AuditEntry.id))
+        if limit is not None:
+            query = query.limit(limit)
+        return builtins.list(self.session.exec(query).all())
+
+
+class MailboxStateRepository(_Repository):
+    def get(self, mailbox: str, folder: str) -> MailboxState | None:
+        return self.session.get(MailboxState, (mailbox, folder))
+
+    def save(self, mailbox: str, folder: str, state: FolderState, polled_at: dt.datetime) -> MailboxState:
+        row = self.get(mailbox, folder)
+        if row is None:
+            row = MailboxState(mailbox=mailbox, folder=folder, uidvalidity=0, uidnext=0, exists=0)
+            self.session.add(row)
+        row.uidvalidity = state.uidvalidity
+        row.uidnext = state.uidnext
+        row.exists = state.exists
+        row.polled_at = polled_at
+        self.session.flush()
+        return row
+
+    def folder_state(self, mailbox: str, folder: str) -> FolderState | None:
+        """What the folder looked like at the last poll, as the Mailbox port reports it."""
+        row = self.get(mailbox, folder)
+        if row is None:
+            return None
+        return FolderState(uidvalidity=row.uidvalidity, uidnext=row.uidnext, exists=row.exists)
