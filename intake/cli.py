@@ -2,6 +2,13 @@
 
     intake [--config FILE] check [--json] [--received DATE] FILE...
     intake [--config FILE] templates build DIR
+    intake [--config FILE] run                      the daemon (until SIGTERM)
+    intake [--config FILE] poll --once              one full cycle, then exit
+    intake [--config FILE] cases open --kind KIND --child-name NAME --child-dob DATE
+                                      [--reference REF] [--aware DATE]
+    intake [--config FILE] cases list [--json]
+    intake [--config FILE] messages list [--json]
+    intake [--config FILE] queue list [--json]
 
 Exit status: 0 when no document has an error finding, 1 when one does, 2 when the command
 itself could not run (bad arguments, unreadable config, a file that does not exist).
@@ -16,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.cases import CaseKind
 from core.errors import IntakeError
 from intake.settings import Settings, config_path, load_settings
 
@@ -51,7 +59,33 @@ def _parser() -> argparse.ArgumentParser:
     tsub = t.add_subparsers(dest="templates_command", required=True, metavar="ACTION")
     b = tsub.add_parser("build", help="write every current form's blank template into DIR")
     b.add_argument("directory", metavar="DIR")
+
+    sub.add_parser("run", help="run the daemon: poll the mailboxes, file, reply (until SIGTERM)")
+    poll = sub.add_parser("poll", help="poll every mailbox once, process, move, send the outbox")
+    poll.add_argument("--once", action="store_true", required=True, help="one full cycle, then exit")
+
+    cases = sub.add_parser("cases", help="the partnership's cases")
+    csub = cases.add_subparsers(dest="cases_command", required=True, metavar="ACTION")
+    opening = csub.add_parser("open", help="open a case by hand (a notification by phone, a case brought over)")
+    opening.add_argument("--kind", required=True, choices=[k.value for k in CaseKind])
+    opening.add_argument("--child-name", required=True, help="the child's name or agreed identifier")
+    opening.add_argument("--child-dob", required=True, type=_date, help="YYYY-MM-DD")
+    opening.add_argument("--reference", help="an existing reference (SSCP-YYYY-NNN) brought over")
+    opening.add_argument("--aware", type=_date, help="the day the partnership became aware (default today)")
+    _json_flag(csub.add_parser("list", help="every case with its documents"))
+
+    messages = sub.add_parser("messages", help="the message ledger")
+    msub = messages.add_subparsers(dest="messages_command", required=True, metavar="ACTION")
+    _json_flag(msub.add_parser("list", help="every message seen and its state"))
+
+    queue = sub.add_parser("queue", help="the exception queue")
+    qsub = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
+    _json_flag(qsub.add_parser("list", help="open items"))
     return p
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check(settings, args)
         if args.command == "templates":
             return _templates(settings, Path(args.directory))
+        from intake import commands
+
+        if args.command == "run":
+            return commands.run(settings)
+        if args.command == "poll":
+            return commands.poll_once(settings)
+        if args.command == "cases" and args.cases_command == "open":
+            return commands.open_case(settings, args)
+        if args.command in ("cases", "messages", "queue"):
+            return commands.listing(settings, args.command, as_json=args.json)
     except IntakeError as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return EXIT_FAILED

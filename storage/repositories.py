@@ -504,6 +504,9 @@ class OutboxRepository(_Repository):
         self._set_reply_state(message_row_id, "queued")
         return item
 
+    def get(self, id: int) -> OutboxItem | None:
+        return self.session.get(OutboxItem, id)
+
     def for_message(self, message_row_id: int) -> OutboxItem | None:
         return self.session.exec(select(OutboxItem).where(OutboxItem.message_row_id == message_row_id)).first()
 

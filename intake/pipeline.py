@@ -1,0 +1,547 @@
+"""The flow, one step a method: poll -> record -> process -> acknowledge; and the outbox.
+
+    poll(mailbox)        what is new on the server is fetched and recorded (blob + ledger row,
+                         committed) before anything else happens
+    process_pending()    each recorded message is decoded, screened, read, checked, filed or
+                         queued, and its reply written to the outbox, in ONE transaction
+    acknowledge(mailbox) a message whose outcome is committed is moved to Processed or
+                         Exceptions on the server, last
+    send_replies()       the outbox is sent over the transport (SMTP, or the Maildir outbox)
+
+Every step can be repeated after a crash: the ledger says what was done. The crash harness
+names the steps (``STEPS``) and can stop the process at any of them (INTAKE_CRASH_AT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from core.cases import CaseSummary, DocumentStatus, ExceptionReason, ReturnState
+from core.mail import FetchedMessage, InboundMessage, MessageKey
+from core.model import CaseFacts, CheckedDocument, Finding
+from core.ports import BlobStore, Clock, Mailbox, ReplyTransport
+from core.settings import FormsContext
+from intake.checking import DocumentChecker, case_findings
+from intake.filing import Decision, ReadAttachment, decide, files_of
+from intake.mime import decode
+from intake.outbox import TransportError, TransportRefused, backoff
+from intake.replies import DocumentOutcome, ReplyFacts, compose, render, reply_message_id
+from intake.screening import screen
+from intake.settings import Settings
+from parsers.values import find_case_references
+from storage.uow import UnitOfWork
+
+log = logging.getLogger("intake.pipeline")
+
+#: the named steps of the flow, where the crash harness may stop the process
+STEPS = (
+    "fetched",  # bytes in memory, nothing durable yet
+    "blob-stored",  # the original is in the blob store, no ledger row yet
+    "recorded",  # the ledger row is committed
+    "processed",  # the outcome (filing, queue, outbox row) is committed
+    "moved",  # moved on the server, not yet marked in the ledger
+    "acknowledged",  # the ledger knows it was moved
+    "reply-sent",  # the transport accepted the reply, not yet marked sent
+)
+CRASH_ENV = "INTAKE_CRASH_AT"
+MAX_ATTEMPTS = 3
+
+
+class _Crash:
+    """INTAKE_CRASH_AT=step:n kills this process (SIGKILL) the n-th time it reaches ``step``."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.step, self.remaining = None, 0
+        if spec:
+            step, _, count = spec.partition(":")
+            if step not in STEPS:
+                raise ValueError(f"{CRASH_ENV} names no step: {step}")
+            self.step, self.remaining = step, int(count or "1")
+
+    def at(self, step: str) -> None:
+        if step == self.step:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                log.warning("crash harness: stopping at step %s", step)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    recorded: int = 0
+    duplicates: int = 0
+    processed: int = 0
+    moved: int = 0
+    sent: int = 0
+    idle: bool = False
+    failures: list[str] = field(default_factory=list)
+
+
+class _Cases:
+    """CaseLookup over an open unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def by_reference(self, reference: str) -> CaseSummary | None:
+        row = self._uow.cases.get(reference)
+        return None if row is None else _summary(row)
+
+    def by_child(self, name: str, dob: dt.date) -> list[CaseSummary]:
+        return [_summary(c) for c in self._uow.cases.find_by_child(name_key(name), dob)]
+
+
+def name_key(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _summary(row: Any) -> CaseSummary:
+    return CaseSummary(
+        reference=row.reference,
+        kind=row.kind,
+        child_name=row.child_name,
+        child_dob=row.child_dob,
+        aware=row.aware_date,
+        open=row.status == "open",
+    )
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        blobs: BlobStore,
+        checker: DocumentChecker,
+        forms: FormsContext,
+        clock: Clock,
+        reply_from: str,
+        worker: str | None = None,
+    ) -> None:
+        self._settings = settings
+        self._engine = engine
+        self._blobs = blobs
+        self._checker = checker
+        self._forms = forms
+        self._clock = clock
+        self._reply_from = reply_from
+        self._reply_domain = reply_from.rpartition("@")[2] or "localhost"
+        self._worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+        self._crash = _Crash(os.environ.get(CRASH_ENV))
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self._engine)
+
+    # -- poll and record ---------------------------------------------------------------
+
+    def poll(self, mailbox: Mailbox, report: CycleReport | None = None) -> CycleReport:
+        """Fetch what the ledger does not know and record it. An unchanged folder with
+        nothing left to move costs one command (SELECT)."""
+        report = report or CycleReport()
+        state = mailbox.state()
+        with self.uow() as uow:
+            saved = uow.mailboxes.get(mailbox.name, mailbox.folder)
+            waiting = uow.messages.unacknowledged(mailbox.name, mailbox.folder)
+            unchanged = saved is not None and (saved.uidvalidity, saved.uidnext, saved.exists) == (
+                state.uidvalidity,
+                state.uidnext,
+                state.exists,
+            )
+            if unchanged and not waiting:
+                report.idle = True
+                return report
+            known = uow.messages.known_uids(mailbox.name, mailbox.folder, state.uidvalidity)
+        new = [uid for uid in mailbox.uids() if uid not in known]
+        for fetched in mailbox.fetch(new):
+            report.fetched += 1
+            self._crash.at("fetched")
+            if self.record(fetched):
+                report.recorded += 1
+            else:
+                report.duplicates += 1
+        with self.uow() as uow:
+            uow.mailboxes.save(mailbox.name, mailbox.folder, state, self._clock.now())
+            uow.commit()
+        return report
+
+    def record(self, fetched: FetchedMessage) -> bool:
+        """Store the original and commit its ledger row. False when it is a copy of a message
+        already seen (the same bytes, or the same Message-ID from the same sender)."""
+        raw = fetched.raw
+        digest = self._blobs.put(raw)
+        self._crash.at("blob-stored")
+        head = _headers(raw)
+        with self.uow() as uow:
+            if uow.messages.get_by_key(fetched.key) is not None:
+                return False
+            row = uow.messages.add(
+                fetched.key,
+                message_id=head.get("message-id"),
+                sha256=hashlib.sha256(raw).hexdigest(),
+                blob=digest,
+                sender=head.get("from-address"),
+                subject=head.get("subject", ""),
+                received_at=fetched.internal_date or self._clock.now(),
+            )
+            earlier = uow.messages.find_duplicate(row.sha256, row.message_id, row.sender, row.id)
+            if earlier is not None:
+                row.state = "duplicate"
+                row.duplicate_of = earlier.id
+                row.destination = "processed"
+                uow.audit.record(
+                    "intake", "message.duplicate", "message", row.id, {"of": earlier.id}, at=self._clock.now()
+                )
+            else:
+                uow.audit.record("intake", "message.recorded", "message", row.id, None, at=self._clock.now())
+            uow.commit()
+            duplicate = earlier is not None
+        self._crash.at("recorded")
+        return not duplicate
+
+    # -- process -----------------------------------------------------------------------
+
+    def process_pending(self, report: CycleReport | None = None, limit: int = 50) -> CycleReport:
+        report = report or CycleReport()
+        while True:
+            with self.uow() as uow:
+                claimed = [row_id(m) for m in uow.messages.claim_pending(limit, self._worker, dt.timedelta(minutes=10))]
+                uow.commit()
+            if not claimed:
+                return report
+            for message_id in claimed:
+                try:
+                    self.process(message_id)
+                    report.processed += 1
+                except OperationalError as exc:  # the database is locked or gone: later
+                    report.failures.append(f"message {message_id}: database unavailable")
+                    log.warning("message %s left pending: database unavailable (%s)", message_id, type(exc).__name__)
+                    self._release(message_id)
+                    return report
+                except Exception as exc:
+                    report.failures.append(f"message {message_id}: {type(exc).__name__}")
+                    log.exception("processing fault on message %s", message_id)
+                    self._fault(message_id, exc)
+            if len(claimed) < limit:
+                return report
+
+    def process(self, message_row_id: int) -> None:
+        with self.uow() as uow:
+            row = uow.messages.get(message_row_id)
+            if row is None or row.state != "pending":
+                return
+            raw = self._blobs.get(row.blob)
+            inbound = decode(raw, trusted_authserv_ids=self._settings.screening.trusted_authserv_ids)
+            screening = screen(inbound, self._forms.agencies, self._settings.screening)
+            received = _local_date(row.received_at or self._clock.now())
+            read: list[ReadAttachment] = []
+            if screening.automated is None:
+                for position, attachment in enumerate(files_of(inbound), 1):
+                    checked = self._checker.check(attachment.data, attachment.filename, received)
+                    read.append(ReadAttachment(position, attachment, checked))
+            decision = decide(
+                inbound,
+                screening,
+                read,
+                _Cases(uow),
+                case_check=self._case_check,
+                find_references=lambda text: find_case_references(text, self._forms.forms.case_reference_prefix),
+                aware=received,
+            )
+            self._apply(uow, row, inbound, read, decision, received)
+            uow.commit()
+        self._crash.at("processed")
+
+    def _case_check(self, checked: CheckedDocument, case: CaseSummary) -> list[Finding]:
+        facts = CaseFacts(
+            reference=case.reference,
+            child_name=case.child_name,
+            child_dob=case.child_dob.isoformat() if case.child_dob else None,
+        )
+        return case_findings(checked.document, self._forms, facts)
+
+    def _apply(
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        inbound: InboundMessage,
+        read: Sequence[ReadAttachment],
+        decision: Decision,
+        received: dt.date,
+    ) -> None:
+        now = self._clock.now()
+        case = None
+        if decision.new_case is not None:
+            nc = decision.new_case
+            case = uow.cases.create(
+                nc.kind,
+                nc.child_name,
+                nc.child_dob,
+                nc.aware,
+                now,
+                reference=nc.reference,
+                prefix=self._forms.forms.case_reference_prefix,
+            )
+            uow.audit.record("intake", "case.opened", "case", case.id, {"from_message": row.id}, at=now)
+        elif decision.case_reference is not None:
+            case = uow.cases.get(decision.case_reference)
+        related = uow.cases.get(decision.related_case) if decision.related_case else None
+
+        outcomes: list[DocumentOutcome] = []
+        by_position = {r.position: r for r in read}
+        for d in decision.documents:
+            r = by_position[d.position]
+            doc = r.checked.document
+            form = self._forms.catalogue.find(doc.form, doc.version) if doc.form else None
+            superseded = None
+            previous = None
+            filed_case = case if (case is not None and d.reason is None) else None
+            if filed_case is not None and doc.form is not None and decision.agency is not None:
+                previous = uow.documents.current_for(row_id(filed_case), decision.agency, doc.form)
+            stored = uow.documents.add(
+                case_id=filed_case.id if filed_case is not None else None,
+                message_row_id=row.id,
+                position=d.position,
+                filename=r.attachment.filename,
+                blob=self._blobs.put(r.attachment.data),
+                form=doc.form,
+                version=doc.version,
+                agency=decision.agency,
+                status=d.status.value,
+                version_no=(previous.version_no + 1) if previous is not None else 1,
+                values=_values(doc),
+                created=now,
+            )
+            uow.documents.add_findings(stored, list(d.findings))
+            if previous is not None:
+                uow.documents.supersede(previous, stored)
+                superseded = previous.version_no
+            if filed_case is not None and doc.form is not None and decision.agency is not None:
+                uow.returns.set(
+                    row_id(filed_case), decision.agency, doc.form, _return_state(d.status, doc).value, now=now
+                )
+            outcomes.append(
+                DocumentOutcome(
+                    position=d.position,
+                    form_title=form.form.title if form is not None else None,
+                    status=d.status if filed_case is not None else None,
+                    findings=tuple(d.findings),
+                    superseded_version=superseded,
+                )
+            )
+
+        if decision.state == "exception" and decision.reason is not None:
+            item_case = case or related
+            uow.queue.open_item(
+                row_id(row),
+                decision.reason.value,
+                case_id=item_case.id if item_case is not None else None,
+                agency=decision.agency,
+                opened=now,
+            )
+            uow.audit.record("intake", "queue.opened", "message", row.id, {"reason": decision.reason.value}, at=now)
+        row.state = decision.state
+        row.case_id = case.id if case is not None else (related.id if related is not None else None)
+        row.destination = "exceptions" if decision.state == "exception" else "processed"
+        row.error = None
+        uow.audit.record("intake", f"message.{decision.state}", "message", row.id, None, at=now)
+
+        if decision.reply and inbound.sender:
+            self._queue_reply(uow, row, inbound, decision, outcomes, case.reference if case else None, now)
+
+    def _queue_reply(
+        self,
+        uow: UnitOfWork,
+        row: Any,
+        inbound: InboundMessage,
+        decision: Decision,
+        outcomes: list[DocumentOutcome],
+        case_reference: str | None,
+        now: dt.datetime,
+    ) -> None:
+        sender = inbound.sender or ""
+        limit = self._settings.polling.replies_per_sender_per_hour
+        if uow.outbox.sent_or_queued_to(sender, now - dt.timedelta(hours=1)) >= limit:
+            uow.audit.record("intake", "reply.rate_limited", "message", row.id, None, at=now)
+            return
+        outcome = "filed"
+        if decision.reason is ExceptionReason.NO_ATTACHMENT:
+            outcome = "no_attachment"
+        elif decision.state == "exception" and not decision.files_documents:
+            outcome = "queued"
+        facts = ReplyFacts(
+            to=sender,
+            in_reply_to=inbound.message_id,
+            references=inbound.references,
+            received=row.received_at,
+            case_reference=case_reference,
+            outcome=outcome,  # type: ignore[arg-type]
+            documents=tuple(outcomes),
+            queue_reason=decision.reason,
+        )
+        draft = compose(facts)
+        message_id = reply_message_id(row.id, self._reply_domain)
+        raw = render(draft, from_address=self._reply_from, message_id=message_id, date=now)
+        uow.outbox.enqueue(row.id, message_id, sender, raw, now)
+        row.reply_state = "queued"
+
+    def _fault(self, message_row_id: int, exc: Exception) -> None:
+        """A bug or an outage while processing: retried, then queued for a person."""
+        now = self._clock.now()
+        with self.uow() as uow:
+            row = uow.messages.get(message_row_id)
+            if row is None:
+                return
+            row.attempts = (row.attempts or 0) + 1
+            row.error = type(exc).__name__
+            row.claimed_by = None
+            if row.attempts >= MAX_ATTEMPTS:
+                row.state = "exception"
+                row.destination = "exceptions"
+                uow.queue.open_item(row_id(row), ExceptionReason.PROCESSING_FAULT.value, opened=now)
+                uow.audit.record("intake", "queue.opened", "message", row.id, {"reason": "processing_fault"}, at=now)
+            uow.commit()
+
+    def _release(self, message_row_id: int) -> None:
+        try:
+            with self.uow() as uow:
+                row = uow.messages.get(message_row_id)
+                if row is not None:
+                    uow.messages.release(row)
+                    uow.commit()
+        except OperationalError:
+            pass  # the claim goes stale and is taken again
+
+    # -- acknowledge -------------------------------------------------------------------
+
+    def acknowledge(self, mailbox: Mailbox, report: CycleReport | None = None) -> CycleReport:
+        report = report or CycleReport()
+        with self.uow() as uow:
+            waiting = [
+                (row_id(m), m.uid, m.destination) for m in uow.messages.unacknowledged(mailbox.name, mailbox.folder)
+            ]
+        for destination in ("processed", "exceptions"):
+            batch = [(mid, uid) for mid, uid, dest in waiting if dest == destination]
+            if not batch:
+                continue
+            mailbox.move([uid for _, uid in batch], destination)
+            self._crash.at("moved")
+            with self.uow() as uow:
+                uow.messages.mark_moved([mid for mid, _ in batch])
+                uow.commit()
+            report.moved += len(batch)
+            self._crash.at("acknowledged")
+        return report
+
+    # -- the outbox --------------------------------------------------------------------
+
+    def send_replies(self, transport: ReplyTransport, report: CycleReport | None = None) -> CycleReport:
+        report = report or CycleReport()
+        now = self._clock.now()
+        with self.uow() as uow:
+            due = [(row_id(o), o.to_addr, o.raw) for o in uow.outbox.due(now, 100)]
+        for item_id, to_addr, raw in due:
+            try:
+                transport.send(self._reply_from, [to_addr], raw)
+            except TransportRefused as exc:
+                self._reply_failed(item_id, exc, permanent=True)
+                continue
+            except TransportError as exc:
+                self._reply_failed(item_id, exc, permanent=False)
+                report.failures.append("outbox: transport unavailable")
+                return report  # the server is down: the rest wait for the next run
+            self._crash.at("reply-sent")
+            with self.uow() as uow:
+                item = uow.outbox.get(item_id)
+                if item is not None:
+                    uow.outbox.mark_sent(item, self._clock.now())  # the message's reply_state too
+                uow.commit()
+            report.sent += 1
+        return report
+
+    def _reply_failed(self, item_id: int, exc: Exception, *, permanent: bool) -> None:
+        with self.uow() as uow:
+            item = uow.outbox.get(item_id)
+            if item is None:
+                return
+            uow.outbox.mark_failed(
+                item,
+                type(exc).__name__,
+                self._clock.now() + backoff(item.attempts + 1),
+                permanent=permanent,
+            )
+            uow.commit()
+
+
+def row_id(row: Any) -> int:
+    """A stored row's id (set once it is flushed)."""
+    assert row.id is not None, "a row without an id"
+    return int(row.id)
+
+
+def _values(doc: Any) -> dict[str, Any]:
+    return {
+        "fields": {k: v.model_dump(mode="json") for k, v in doc.fields.items()},
+        "tables": doc.tables,
+        "rows": doc.rows,
+        "identified_by": doc.identified_by,
+    }
+
+
+def _return_state(status: DocumentStatus, doc: Any) -> ReturnState:
+    if status is DocumentStatus.ACCEPTED:
+        if doc.value("agency_involved") is False or doc.value("nil_return") is True:
+            return ReturnState.NIL_RETURN
+        return ReturnState.ACCEPTED
+    if status is DocumentStatus.NEEDS_CHANGES:
+        return ReturnState.NEEDS_CHANGES
+    return ReturnState.RECEIVED
+
+
+def _local_date(when: dt.datetime) -> dt.date:
+    from zoneinfo import ZoneInfo
+
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+    return aware.astimezone(ZoneInfo("Europe/London")).date()
+
+
+def _headers(raw: bytes) -> dict[str, str]:
+    """The few header values the ledger keeps, read without decoding the whole message."""
+    from email import message_from_bytes, policy
+    from email.utils import parseaddr
+
+    head_end = raw.find(b"\r\n\r\n")
+    if head_end < 0:
+        head_end = raw.find(b"\n\n")
+    msg = message_from_bytes(raw[: head_end + 4] if head_end >= 0 else raw, policy=policy.compat32)
+    found: dict[str, str] = {}
+    mid = msg.get("Message-ID")
+    if mid:
+        found["message-id"] = str(mid).strip()
+    sender = parseaddr(str(msg.get("From", "")))[1].strip().lower()
+    if "@" in sender:
+        found["from-address"] = sender
+    subject = msg.get("Subject")
+    if subject is not None:
+        from email.header import decode_header, make_header
+
+        try:
+            found["subject"] = str(make_header(decode_header(str(subject))))[:500]
+        except (ValueError, LookupError):
+            found["subject"] = ""
+    return found
+
+
+__all__ = ["STEPS", "CycleReport", "MessageKey", "Pipeline", "row_id"]

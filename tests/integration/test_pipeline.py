@@ -1,0 +1,240 @@
+"""Mail in, case and reply out: the whole pipeline on SQLite and PostgreSQL, with an in-memory
+mailbox and the Maildir outbox (the real IMAP and SMTP servers are in test_end_to_end.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from core.cases import CaseKind
+from intake.mailboxes.fake import FakeMailbox
+from intake.outbox import MaildirTransport
+from intake.service import Service
+from intake.settings import DatabaseSettings, ScreeningSettings, ServiceSettings, Settings
+from storage.uow import UnitOfWork
+from tests.fixtures import mail
+from tests.fixtures.filler import filled_document
+from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME, FIXTURE_AGENCIES
+
+RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def inbox() -> FakeMailbox:
+    return FakeMailbox()
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path, inbox: FakeMailbox) -> Iterator[Service]:
+    settings = Settings(
+        service=ServiceSettings(data_dir=str(tmp_path / "var")),
+        database=DatabaseSettings(url=database_url),
+        screening=ScreeningSettings(trusted_authserv_ids=(mail.AUTHSERV_ID,)),
+        agencies=FIXTURE_AGENCIES.agencies,
+    )
+    built = Service.build(settings, mailboxes=[inbox], transport=MaildirTransport(tmp_path / "outbox"))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def open_fixture_case(service: Service) -> None:
+    with UnitOfWork(service.engine) as uow:
+        uow.cases.create(
+            CaseKind.RAPID_REVIEW,
+            CHILD_NAME,
+            dt.date.fromisoformat(CHILD_DOB),
+            dt.date(2025, 9, 1),
+            RECEIVED,
+            reference=CASE_REFERENCE,
+        )
+        uow.commit()
+
+
+def deliver(inbox: FakeMailbox, *raws: bytes) -> None:
+    for raw in raws:
+        inbox.add(raw, RECEIVED)
+
+
+def replies(tmp_path: Path) -> list[email.message.EmailMessage]:
+    found = sorted((tmp_path / "outbox" / "new").glob("*")) if (tmp_path / "outbox" / "new").exists() else []
+    return [email.message_from_bytes(p.read_bytes(), policy=policy.default) for p in found]
+
+
+def states(service: Service) -> list[str]:
+    with UnitOfWork(service.engine) as uow:
+        return [m.state for m in uow.messages.list_all()]
+
+
+def test_a_good_return_for_a_known_case_is_filed_accepted_answered_and_moved(
+    service: Service, inbox: FakeMailbox, tmp_path: Path
+) -> None:
+    open_fixture_case(service)
+    deliver(inbox, mail.good_form_email("agency_summary"))
+
+    report = service.cycle()
+
+    assert (1, 1, 1, 1) == (report.recorded, report.processed, report.moved, report.sent)
+    with UnitOfWork(service.engine) as uow:
+        case = uow.cases.get(CASE_REFERENCE)
+        assert case is not None and case.id is not None
+        [document] = uow.documents.for_case(case.id)
+        assert ("agency_summary", "accepted", 1) == (document.form, document.status, document.version_no)
+    [reply] = replies(tmp_path)
+    assert "auto-replied" == reply["Auto-Submitted"]
+    assert CASE_REFERENCE in str(reply["Subject"])
+    assert [] == inbox.uids()
+    assert 1 == len(inbox.folders["Processed"])
+
+
+def test_a_referral_without_reference_opens_a_new_case(service: Service, inbox: FakeMailbox) -> None:
+    deliver(inbox, mail.good_form_email("referral"))
+
+    service.cycle()
+
+    with UnitOfWork(service.engine) as uow:
+        [case] = uow.cases.list_all()
+        assert (CaseKind.RAPID_REVIEW, CHILD_NAME) == (case.kind, case.child_name)
+        assert case.reference.startswith("SSCP-")
+    assert ["filed"] == states(service)
+
+
+def test_an_auto_reply_is_ignored_never_answered_and_moved(
+    service: Service, inbox: FakeMailbox, tmp_path: Path
+) -> None:
+    deliver(inbox, mail.auto_reply_email(), mail.bounce_email())
+
+    service.cycle()
+
+    assert ["ignored", "ignored"] == states(service)
+    assert [] == replies(tmp_path)
+    assert 2 == len(inbox.folders["Processed"])
+
+
+def test_an_unknown_sender_is_queued_not_answered_and_moved_to_exceptions(
+    service: Service, inbox: FakeMailbox, tmp_path: Path
+) -> None:
+    deliver(inbox, mail.unknown_sender_email())
+
+    service.cycle()
+
+    assert ["exception"] == states(service)
+    with UnitOfWork(service.engine) as uow:
+        assert ["unknown_sender"] == [i.reason for i in uow.queue.list_open()]
+    assert [] == replies(tmp_path)
+    assert 1 == len(inbox.folders["Exceptions"])
+
+
+def test_a_covering_email_without_documents_is_queued_and_answered(
+    service: Service, inbox: FakeMailbox, tmp_path: Path
+) -> None:
+    deliver(inbox, mail.covering_email())
+
+    service.cycle()
+
+    with UnitOfWork(service.engine) as uow:
+        assert ["no_attachment"] == [i.reason for i in uow.queue.list_open()]
+    assert 1 == len(replies(tmp_path))
+
+
+def test_the_same_bytes_sent_twice_are_filed_once(service: Service, inbox: FakeMailbox, tmp_path: Path) -> None:
+    open_fixture_case(service)
+    first, again = mail.identical_resend()
+    deliver(inbox, first, again)
+
+    service.cycle()
+
+    assert ["filed", "duplicate"] == states(service)
+    assert 1 == len(replies(tmp_path))
+    with UnitOfWork(service.engine) as uow:
+        case = uow.cases.get(CASE_REFERENCE)
+        assert case is not None and case.id is not None
+        assert 1 == len(uow.documents.for_case(case.id))
+
+
+def test_a_uidvalidity_change_files_nothing_twice(service: Service, inbox: FakeMailbox) -> None:
+    open_fixture_case(service)
+    inbox.folders.clear()
+    raw = mail.good_form_email("chronology")
+    deliver(inbox, raw)
+    # the message stays on the server (say a person copied it back) and the folder is renumbered
+    service.pipeline.poll(inbox)
+    service.pipeline.process_pending()
+    inbox.renumber(inbox.uidvalidity + 1)
+
+    service.cycle()
+
+    assert ["filed", "duplicate"] == states(service)
+
+
+def test_a_resubmission_supersedes_the_earlier_version_and_keeps_both(service: Service, inbox: FakeMailbox) -> None:
+    open_fixture_case(service)
+    _, incomplete = filled_document("agency_summary", without=("learning",))
+    sender = mail.PEOPLE[mail.FORM_SENDERS["agency_summary"][0]].formatted
+    deliver(inbox, mail.agency_email(sender=sender, subject="Summary", attachments=[("summary.docx", incomplete)]))
+    service.cycle()
+    deliver(inbox, mail.good_form_email("agency_summary"))
+
+    service.cycle()
+
+    with UnitOfWork(service.engine) as uow:
+        case = uow.cases.get(CASE_REFERENCE)
+        assert case is not None and case.id is not None
+        docs = sorted(uow.documents.for_case(case.id), key=lambda d: d.version_no)
+        assert [(1, "needs_changes", False), (2, "accepted", True)] == [
+            (d.version_no, d.status, d.current) for d in docs
+        ]
+
+
+def test_forwarded_mail_and_winmail_dat_reach_the_forms_inside(service: Service, inbox: FakeMailbox) -> None:
+    open_fixture_case(service)
+    deliver(inbox, mail.forwarded_email(), mail.winmail_email())
+
+    service.cycle()
+
+    with UnitOfWork(service.engine) as uow:
+        case = uow.cases.get(CASE_REFERENCE)
+        assert case is not None and case.id is not None
+        assert 2 <= len(uow.documents.for_case(case.id))
+    assert ["filed", "filed"] == states(service)
+
+
+def test_an_unchanged_mailbox_costs_one_command(service: Service, inbox: FakeMailbox) -> None:
+    open_fixture_case(service)
+    deliver(inbox, mail.good_form_email("agency_summary"))
+    service.cycle()
+    service.cycle()  # the folder changed by our own moves: seen once more
+    before = len(inbox.commands)
+
+    report = service.cycle()
+
+    assert report.idle
+    assert ["SELECT"] == inbox.commands[before:]
+
+
+def test_every_message_ends_in_one_final_state_and_the_counts_reconcile(service: Service, inbox: FakeMailbox) -> None:
+    open_fixture_case(service)
+    sent = [
+        mail.good_form_email("agency_summary"),
+        mail.good_form_email("chronology"),
+        mail.auto_reply_email(),
+        mail.unknown_sender_email(),
+        mail.covering_email(),
+        mail.hostile_email(),
+        *mail.identical_resend(),
+    ]
+    deliver(inbox, *sent)
+
+    service.cycle()
+
+    final = states(service)
+    assert len(sent) == len(final)
+    assert "pending" not in final
+    assert len(sent) == len(inbox.folders.get("Processed", [])) + len(inbox.folders.get("Exceptions", []))
+    assert final.count("exception") == len(inbox.folders.get("Exceptions", []))
