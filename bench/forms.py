@@ -79,6 +79,28 @@ def typical_word_form(ctx: FormsContext) -> bytes:
     sentence_words = len(NARRATIVE.split())
     for field_id in narrative:
         values[field_id] = (NARRATIVE * (words_each // sentence_words + 1)).strip()
+    # five actions and eight glossary entries: with the scalar fields, about 60 fields
+    values["immediate_actions"] = [
+        {
+            "action": f"Action {i}: review how earlier attendances are shared",
+            "owner": "Named Nurse",
+            "due_date": "2026-03-31",
+        }
+        for i in range(1, 6)
+    ]
+    values["glossary"] = [
+        {"abbreviation": a, "meaning": m}
+        for a, m in [
+            ("ED", "Emergency department"),
+            ("CP", "Community paediatrician"),
+            ("HV", "Health visitor"),
+            ("SN", "School nurse"),
+            ("PN", "Practice nurse"),
+            ("MW", "Midwife"),
+            ("SW", "Social worker"),
+            ("FSW", "Family support worker"),
+        ]
+    ]
     return fill(form, values)
 
 
