@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SOURCES := core parsers validators storage intake web
 DATA    ?= var
 
-.PHONY: install run test lint typecheck contracts pytest bench lock clean templates
+.PHONY: install run examples test lint typecheck contracts pytest bench lock clean templates
 
 install: $(STAMP)
 
@@ -21,9 +21,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 run: install
 	$(BIN)/intake templates build $(DATA)/templates
-	@echo "Blank templates written to $(DATA)/templates. Check a returned document with:"
-	@echo "  $(BIN)/intake check $(DATA)/templates/referral-2026.1.docx"
-	$(BIN)/intake --help
+	@echo "The daemon polls the Maildir inbox $(DATA)/mail and writes replies to $(DATA)/outbox."
+	@echo "In another terminal: make examples   (drops example agency emails into the inbox)"
+	$(BIN)/intake run
+
+# Example agency emails (invented people) dropped into the embedded inbox, and the case they name.
+examples: install
+	$(BIN)/python -m tests.fixtures.examples
 
 test: install lint typecheck contracts pytest
 
@@ -42,6 +46,7 @@ pytest: install
 
 bench: install
 	$(BIN)/python -m bench.forms
+	$(BIN)/python -m bench.mailbox
 
 templates: install
 	$(BIN)/intake templates build $(DATA)/templates

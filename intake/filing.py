@@ -28,6 +28,8 @@ from core.model import CheckedDocument, Finding, Severity
 
 #: the forms that carry the agency returning them, by field
 AGENCY_FIELDS = ("agency", "referrer_agency")
+#: free-text fields that may name an agency (a declaration's organisation)
+AGENCY_TEXT_FIELDS = ("organisation",)
 
 
 class CaseLookup(Protocol):
@@ -51,6 +53,8 @@ class DocumentDecision:
     findings: tuple[Finding, ...]
     #: why this document needs a person, if it does
     reason: ExceptionReason | None = None
+    #: the agency whose return this is: the one the form names, else the sender's
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ def decide(
     case_check: CaseCheck,
     find_references: Callable[[str], list[str]],
     aware: dt.date,
+    agency_of_text: Callable[[str], str | None] = lambda text: None,
 ) -> Decision:
     if screening.automated is not None:
         return Decision(state="ignored", notes=(f"automated: {screening.automated.value}",))
@@ -114,7 +119,7 @@ def decide(
     if not read:
         return Decision(state="exception", reason=ExceptionReason.NO_ATTACHMENT, reply=True)
 
-    agency = _agency(screening, read)
+    agency = _agency(screening, read, agency_of_text)
     if agency is None:
         # a shared domain (a council, nhs.net) and no form saying which partner: a person decides
         return _queued(ExceptionReason.UNKNOWN_SENDER, read, reply=False, note="agency not stated")
@@ -162,7 +167,13 @@ def _filed(
     new_case: NewCase | None = None,
 ) -> Decision:
     documents = tuple(
-        DocumentDecision(r.position, status_of(r.checked), tuple(r.checked.findings), document_reason(r.checked))
+        DocumentDecision(
+            r.position,
+            status_of(r.checked),
+            tuple(r.checked.findings),
+            document_reason(r.checked),
+            agency=_document_agency(r, agency),
+        )
         for r in read
     )
     reason = next((d.reason for d in documents if d.reason is not None), None)
@@ -194,6 +205,7 @@ def _queued(
             status_of(r.checked, extra.get(r.position, ())),
             (*r.checked.findings, *extra.get(r.position, ())),
             document_reason(r.checked),
+            agency=_document_agency(r, agency),
         )
         for r in read
     )
@@ -208,16 +220,35 @@ def _queued(
     )
 
 
-def _agency(screening: Screening, read: Sequence[ReadAttachment]) -> str | None:
+def _agency(
+    screening: Screening, read: Sequence[ReadAttachment], agency_of_text: Callable[[str], str | None]
+) -> str | None:
+    """The sending agency: the only one of its domain, else the one its forms name."""
     if len(screening.agencies) == 1:
         return screening.agencies[0]
-    named = set()
-    for r in read:
-        for field_id in AGENCY_FIELDS:
-            value = r.checked.document.value(field_id)
-            if isinstance(value, str) and value in screening.agencies:
-                named.add(value)
+    named = {a for r in read if (a := named_agency(r.checked, agency_of_text)) in screening.agencies}
     return named.pop() if len(named) == 1 else None
+
+
+def named_agency(checked: CheckedDocument, agency_of_text: Callable[[str], str | None]) -> str | None:
+    """The agency a form names: its agency field, or an organisation that is an agency."""
+    doc = checked.document
+    for field_id in AGENCY_FIELDS:
+        value = doc.value(field_id)
+        if isinstance(value, str) and value:
+            return value
+    for field_id in AGENCY_TEXT_FIELDS:
+        value = doc.value(field_id)
+        if isinstance(value, str) and value:
+            return agency_of_text(value)
+    return None
+
+
+def _document_agency(read: ReadAttachment, sender_agency: str | None) -> str | None:
+    value = read.checked.document.value("agency")
+    if isinstance(value, str) and value:
+        return value
+    return sender_agency
 
 
 def _references(

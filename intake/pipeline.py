@@ -259,6 +259,7 @@ class Pipeline:
                 case_check=self._case_check,
                 find_references=lambda text: find_case_references(text, self._forms.forms.case_reference_prefix),
                 aware=received,
+                agency_of_text=self._forms.agencies.match,
             )
             self._apply(uow, row, inbound, read, decision, received)
             uow.commit()
@@ -308,8 +309,9 @@ class Pipeline:
             superseded = None
             previous = None
             filed_case = case if (case is not None and d.reason is None) else None
-            if filed_case is not None and doc.form is not None and decision.agency is not None:
-                previous = uow.documents.current_for(row_id(filed_case), decision.agency, doc.form)
+            agency = d.agency or decision.agency
+            if filed_case is not None and doc.form is not None and agency is not None:
+                previous = uow.documents.current_for(row_id(filed_case), agency, doc.form)
             stored = uow.documents.add(
                 case_id=filed_case.id if filed_case is not None else None,
                 message_row_id=row.id,
@@ -318,7 +320,7 @@ class Pipeline:
                 blob=self._blobs.put(r.attachment.data),
                 form=doc.form,
                 version=doc.version,
-                agency=decision.agency,
+                agency=agency,
                 status=d.status.value,
                 version_no=(previous.version_no + 1) if previous is not None else 1,
                 values=_values(doc),
