@@ -93,8 +93,9 @@ class Daemon:
         self._log(report)
 
     def _log(self, report: CycleReport) -> None:
-        if report.idle and not report.failures:
-            return
+        counts = (report.fetched, report.recorded, report.processed, report.moved, report.sent)
+        if not any(counts) and not report.failures:
+            return  # nothing happened: nothing to say
         log.info(
             "cycle: fetched=%d recorded=%d duplicates=%d processed=%d moved=%d sent=%d failures=%d",
             report.fetched,
