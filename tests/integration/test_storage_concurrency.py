@@ -31,9 +31,9 @@ def add_messages(engine, count: int) -> None:
         uow.commit()
 
 
+# SQLite has one writer at a time: no two claims are open together
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_two_open_transactions_on_postgresql_never_claim_the_same_row(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time: no two claims are open together")
     add_messages(engine, 6)
     with UnitOfWork(engine) as first, UnitOfWork(engine) as second:
         taken_first = first.messages.claim_pending(4, "worker-a", STALE, now=NOW)

@@ -193,9 +193,9 @@ def test_the_audit_log_refuses_delete(engine):
         assert 1 == len(uow.audit.list())
 
 
+# SQLite has no TRUNCATE
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_the_audit_log_refuses_truncate_on_postgresql(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no TRUNCATE")
     with UnitOfWork(engine) as uow:
         uow.audit.record("alice", "close", "exception_item", 1, None, NOW)
         uow.commit()
