@@ -11,12 +11,13 @@ DATA    ?= var
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	@./scripts/system-deps
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 run: install
