@@ -262,14 +262,12 @@ class _Walker:
 
     # -- paragraphs ---------------------------------------------------------------------
     def paragraph(self, p: etree._Element, top: bool) -> Para:
-        para = Para(text="")
         if top:
             self.paragraph_count += 1
-            para.number = self.paragraph_count
-        first = p[0] if len(p) else None
-        if first is not None and first.tag == _PPR:
-            self._paragraph_style(first, para)
-        plain = _plain(p)
+            para = Para("", number=self.paragraph_count)
+        else:
+            para = Para("")
+        plain = _plain(p, para)
         if plain is not None:
             # the common case: runs of plain text, no controls, symbols or fields
             para.text = plain[0].strip()
@@ -291,20 +289,6 @@ class _Walker:
             para.controls.append(c)
             self._place(c, para)
         return para
-
-    def _paragraph_style(self, ppr: etree._Element, para: Para) -> None:
-        for child in ppr:
-            tag = child.tag
-            if tag == _PSTYLE:
-                para.style = child.get(_VAL) or ""
-                low = para.style.lower()
-                if any(h in low for h in _HEADING_STYLES):
-                    para.heading = True
-            elif tag == _OUTLINE:
-                if (child.get(_VAL) or "9") != "9":
-                    para.heading = True
-            elif tag == _RPR:
-                break
 
     def inline(
         self, el: etree._Element, parts: list[str], controls: list[tuple[Control, int]], bold: list[bool]
@@ -384,18 +368,36 @@ class _Walker:
         return table
 
     def cell(self, tc: etree._Element, cell: Cell) -> None:
-        before = len(self.layout.controls)
-        blocks: list[Block] = []
-        self.blocks(tc, blocks, top=False)
-        for b in blocks:
-            if isinstance(b, Para):
-                cell.paragraphs.append(b)
-            else:
-                cell.tables.append(b)
-        cell.text = "\n".join([p.text for p in cell.paragraphs]).strip()
+        controls = self.layout.controls
+        before = len(controls)
+        paragraphs = cell.paragraphs
+        tables = cell.tables
+        # the cell's blocks in order, paragraphs and tables apart (as ``blocks`` reads them)
+        for child in tc:
+            tag = child.tag
+            if tag == _P:
+                paragraphs.append(self.paragraph(child, False))
+            elif tag == _TBL:
+                tables.append(self.table(child))
+            elif tag == _SDT or tag in _BLOCK_TRANSPARENT:
+                blocks: list[Block] = []
+                if tag == _SDT:
+                    self.block_sdt(child, blocks, False)
+                else:
+                    self.blocks(child, blocks, False)
+                for b in blocks:
+                    if isinstance(b, Para):
+                        paragraphs.append(b)
+                    else:
+                        tables.append(b)
+        if len(paragraphs) == 1:
+            cell.text = paragraphs[0].text  # already stripped
+        else:
+            cell.text = "\n".join([p.text for p in paragraphs]).strip()
         # controls of this cell only (not of nested tables)
-        here = self.where
-        cell.controls = [c for c in self.layout.controls[before:] if (c.table, c.row, c.cell) == here]
+        if len(controls) > before:
+            here = self.where
+            cell.controls = [c for c in controls[before:] if (c.table, c.row, c.cell) == here]
 
     # -- content controls ---------------------------------------------------------------
     def _control(self, sdt: etree._Element) -> Control:
@@ -448,6 +450,21 @@ def _child(el: etree._Element, tag: str) -> etree._Element | None:
     return None
 
 
+def _paragraph_style(ppr: etree._Element, para: Para) -> None:
+    for child in ppr:
+        tag = child.tag
+        if tag == _PSTYLE:
+            para.style = child.get(_VAL) or ""
+            low = para.style.lower()
+            if any(h in low for h in _HEADING_STYLES):
+                para.heading = True
+        elif tag == _OUTLINE:
+            if (child.get(_VAL) or "9") != "9":
+                para.heading = True
+        elif tag == _RPR:
+            break
+
+
 def _is_bold(rpr: etree._Element) -> bool:
     for x in rpr:
         if x.tag == _B:
@@ -455,14 +472,21 @@ def _is_bold(rpr: etree._Element) -> bool:
     return False
 
 
-def _plain(p: etree._Element) -> tuple[str, bool] | None:
+def _plain(p: etree._Element, para: Para) -> tuple[str, bool] | None:
     """(text, bold-only) of a paragraph of plain runs; None when it holds anything else
-    (controls, symbols, fields, hyperlinks, tracked changes): the full walk reads those."""
+    (controls, symbols, fields, hyperlinks, tracked changes): the full walk reads those.
+    A first child ``w:pPr`` sets ``para``'s style on the way."""
     parts: list[str] = []
     all_bold = True
     any_text = False
+    first = True
     for child in p:
         tag = child.tag
+        if first:
+            first = False
+            if tag == _PPR:
+                _paragraph_style(child, para)
+                continue
         if tag == _R:
             bold = False
             has_text = False

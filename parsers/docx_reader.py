@@ -282,8 +282,7 @@ class _Reader:
             if not chosen:
                 self.doc.fields[field_id] = candidates[0].value
                 continue
-            distinct = {_key(c) for c in chosen}
-            if len(distinct) > 1:
+            if len(chosen) > 1 and len({_key(c) for c in chosen}) > 1:
                 self.doc.fields[field_id] = FieldValue(value=None, location=chosen[0].value.location, problem=TWICE)
             else:
                 self.doc.fields[field_id] = chosen[0].value

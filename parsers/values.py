@@ -122,7 +122,9 @@ def _clean(text: str) -> str:
 
 
 def _one_line(text: str) -> str:
-    return _ANY_SPACE.sub(" ", _clean(text)).strip()
+    # str.split() splits on exactly the characters re's \s matches: the same as
+    # _ANY_SPACE.sub(" ", ...).strip(), without the regex
+    return " ".join(_clean(text).split())
 
 
 # --- emptiness ----------------------------------------------------------------------------
@@ -768,7 +770,9 @@ def _as_text(raw: Raw) -> str:
 
 
 def _longtext(raw: Raw) -> str:
-    lines = (_SPACE_RUNS.sub(" ", line).strip() for line in _clean(_as_text(raw)).split("\n"))
+    # each line's runs of whitespace made one space and its ends stripped: the same as
+    # _SPACE_RUNS.sub(" ", line).strip() (a line holds no "\n"), several times faster
+    lines = (" ".join(line.split()) for line in _clean(_as_text(raw)).split("\n"))
     return "\n".join(line for line in lines if line and not is_empty(line))
 
 

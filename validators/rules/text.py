@@ -356,7 +356,8 @@ class TooShort(Rule):
             text = view.text(f.id) if f.analysis else None
             if text is None:
                 continue
-            words = len(text.split())
+            # at most least + 1 pieces: the exact count whenever it is under ``least``
+            words = len(text.split(maxsplit=max(least, 0)))
             if words < least:
                 yield self.finding(
                     f'"{view.label(f.id)}" has {words} word{"s" if words != 1 else ""}. Please write at least '
