@@ -210,6 +210,8 @@ class Layout:
 
 
 class _Walker:
+    __slots__ = ("layout", "paragraph_count", "where")
+
     def __init__(self) -> None:
         self.layout = Layout()
         self.paragraph_count = 0
@@ -264,15 +266,19 @@ class _Walker:
     def paragraph(self, p: etree._Element, top: bool) -> Para:
         if top:
             self.paragraph_count += 1
-            para = Para("", number=self.paragraph_count)
+            number = self.paragraph_count
         else:
-            para = Para("")
-        plain = _plain(p, para)
-        if plain is not None:
-            # the common case: runs of plain text, no controls, symbols or fields
-            para.text = plain[0].strip()
-            para.bold = plain[1]
-            return para
+            number = 0
+        # the common case: runs of plain text, no controls, symbols or fields
+        para = _plain(p, number)
+        return para if para is not None else self.full_paragraph(p, number)
+
+    def full_paragraph(self, p: etree._Element, number: int) -> Para:
+        """Any paragraph (controls, symbols, fields, hyperlinks, tracked changes)."""
+        para = Para("", number=number)
+        first = p[0] if len(p) else None
+        if first is not None and first.tag == _PPR:
+            para.style, para.heading = _style_of(first)
         parts: list[str] = []
         controls: list[tuple[Control, int]] = []
         bold = [True, False]  # [all text runs bold, any text run seen]
@@ -338,47 +344,89 @@ class _Walker:
                 box = _legacy_checkbox(child)
                 if box is not None:
                     parts.append(TICKED if box else UNTICKED)
-        if any(p.strip() for p in parts[start:]):
-            bold[1] = True
-            if not run_bold:
-                bold[0] = False
+        for i in range(start, len(parts)):
+            if not parts[i].isspace() and parts[i]:
+                bold[1] = True
+                if not run_bold:
+                    bold[0] = False
+                break
 
     # -- tables -------------------------------------------------------------------------
     def table(self, tbl: etree._Element) -> Table:
-        table = Table(number=len(self.layout.tables) + 1)
-        self.layout.tables.append(table)
-        grid = _child(tbl, _TBLGRID)
-        if grid is not None:
-            table.columns = len(grid)
+        tables = self.layout.tables
+        table = Table(number=len(tables) + 1)
+        tables.append(table)
         saved = self.where
-        for tr in _rows(tbl):
-            row = Row(index=len(table.rows) + 1)
-            table.rows.append(row)
-            col = 0
-            for position, tc in enumerate(_cells(tr), start=1):
-                span, continued = _cell_props(tc)
-                if not continued:
-                    cell = Cell(index=position, col=col, span=span)
-                    self.where = (table.number, row.index, position)
-                    self.cell(tc, cell)
-                    row.cells.append(cell)
-                col += span
-            table.columns = max(table.columns, col)
+        columns = 0
+        grid_seen = False
+        row = self.row
+        # rows in document order; the first w:tblGrid gives the grid width
+        for child in tbl:
+            tag = child.tag
+            if tag == _TR:
+                columns = max(columns, row(child, table))
+            elif tag == _TBLGRID:
+                if not grid_seen:
+                    grid_seen = True
+                    columns = max(columns, len(child))
+            elif tag == _SDT or tag in _BLOCK_TRANSPARENT:
+                for tr in _wrapped(child, _TR):
+                    columns = max(columns, row(tr, table))
+        table.columns = columns
         self.where = saved
         return table
 
-    def cell(self, tc: etree._Element, cell: Cell) -> None:
+    def row(self, tr: etree._Element, table: Table) -> int:
+        """Read a row into the table (a deleted row is left out); the grid columns it spans."""
+        first = tr[0] if len(tr) else None
+        if first is not None and first.tag == _TRPR and _child(first, _DEL) is not None:
+            return 0
+        rows = table.rows
+        row = Row(index=len(rows) + 1)
+        rows.append(row)
+        col = 0
+        position = 0
+        cell = self.cell
+        for child in tr:
+            tag = child.tag
+            if tag == _TC:
+                position += 1
+                col += cell(child, table.number, row, position, col)
+            elif tag == _SDT or tag in _BLOCK_TRANSPARENT:
+                for tc in _wrapped(child, _TC):
+                    position += 1
+                    col += cell(tc, table.number, row, position, col)
+        return col
+
+    def cell(self, tc: etree._Element, table: int, row: Row, position: int, col: int) -> int:
+        """Read a cell into the row (a vertical-merge continuation is left out); its span."""
+        span = 1
+        first = tc[0] if len(tc) else None
+        if first is not None and first.tag == _TCPR:
+            for x in first:
+                tag = x.tag
+                if tag == _GRIDSPAN:
+                    try:
+                        span = max(1, int(x.get(_VAL) or "1"))
+                    except ValueError:
+                        span = 1
+                elif tag in _MERGES and (x.get(_VAL) or "continue") == "continue":
+                    return span  # continues the cell above: read there
         controls = self.layout.controls
         before = len(controls)
-        paragraphs = cell.paragraphs
-        tables = cell.tables
+        here = (table, row.index, position)
+        self.where = here
+        paragraphs: list[Para] = []
+        tables: list[Table] = []
         # the cell's blocks in order, paragraphs and tables apart (as ``blocks`` reads them)
         for child in tc:
             tag = child.tag
             if tag == _P:
-                paragraphs.append(self.paragraph(child, False))
+                para = _plain(child, 0)
+                paragraphs.append(para if para is not None else self.full_paragraph(child, 0))
             elif tag == _TBL:
                 tables.append(self.table(child))
+                self.where = here
             elif tag == _SDT or tag in _BLOCK_TRANSPARENT:
                 blocks: list[Block] = []
                 if tag == _SDT:
@@ -390,14 +438,14 @@ class _Walker:
                         paragraphs.append(b)
                     else:
                         tables.append(b)
-        if len(paragraphs) == 1:
-            cell.text = paragraphs[0].text  # already stripped
-        else:
-            cell.text = "\n".join([p.text for p in paragraphs]).strip()
+        # one paragraph's text is already stripped
+        text = paragraphs[0].text if len(paragraphs) == 1 else "\n".join([p.text for p in paragraphs]).strip()
+        cell = Cell(position, col, span, paragraphs, tables, [], text)
         # controls of this cell only (not of nested tables)
         if len(controls) > before:
-            here = self.where
             cell.controls = [c for c in controls[before:] if (c.table, c.row, c.cell) == here]
+        row.cells.append(cell)
+        return span
 
     # -- content controls ---------------------------------------------------------------
     def _control(self, sdt: etree._Element) -> Control:
@@ -450,19 +498,23 @@ def _child(el: etree._Element, tag: str) -> etree._Element | None:
     return None
 
 
-def _paragraph_style(ppr: etree._Element, para: Para) -> None:
+def _style_of(ppr: etree._Element) -> tuple[str, bool]:
+    """(style id, heading?) from a paragraph's properties."""
+    style = ""
+    heading = False
     for child in ppr:
         tag = child.tag
         if tag == _PSTYLE:
-            para.style = child.get(_VAL) or ""
-            low = para.style.lower()
+            style = child.get(_VAL) or ""
+            low = style.lower()
             if any(h in low for h in _HEADING_STYLES):
-                para.heading = True
+                heading = True
         elif tag == _OUTLINE:
             if (child.get(_VAL) or "9") != "9":
-                para.heading = True
+                heading = True
         elif tag == _RPR:
             break
+    return style, heading
 
 
 def _is_bold(rpr: etree._Element) -> bool:
@@ -472,21 +524,18 @@ def _is_bold(rpr: etree._Element) -> bool:
     return False
 
 
-def _plain(p: etree._Element, para: Para) -> tuple[str, bool] | None:
-    """(text, bold-only) of a paragraph of plain runs; None when it holds anything else
-    (controls, symbols, fields, hyperlinks, tracked changes): the full walk reads those.
-    A first child ``w:pPr`` sets ``para``'s style on the way."""
+def _plain(p: etree._Element, number: int) -> Para | None:
+    """A paragraph of plain runs, read in one loop over its children and theirs; None when
+    it holds anything else (controls, symbols, fields, hyperlinks, tracked changes): the
+    full walk reads those. Style from a first-child ``w:pPr``."""
     parts: list[str] = []
+    append = parts.append
     all_bold = True
     any_text = False
-    first = True
+    style = ""
+    heading = False
     for child in p:
         tag = child.tag
-        if first:
-            first = False
-            if tag == _PPR:
-                _paragraph_style(child, para)
-                continue
         if tag == _R:
             bold = False
             has_text = False
@@ -495,93 +544,46 @@ def _plain(p: etree._Element, para: Para) -> tuple[str, bool] | None:
                 if xt == _T:
                     text = x.text
                     if text:
-                        parts.append(text)
+                        append(text)
                         if not has_text and not text.isspace():
                             has_text = True
                 elif xt == _RPR:
-                    bold = _is_bold(x)
+                    bold = False
+                    for y in x:
+                        if y.tag == _B:
+                            bold = (y.get(_VAL) or "true") not in _FALSE
+                            break
                 elif xt in _TEXT_OF:
-                    parts.append(_TEXT_OF[xt])
+                    append(_TEXT_OF[xt])
                 elif xt in _SPECIAL_RUN:
                     return None
             if has_text:
                 any_text = True
                 if not bold:
                     all_bold = False
-        elif tag == _PPR or tag in _PLAIN_IGNORED:
-            continue
-        elif isinstance(tag, str) and not tag.startswith(W):
-            continue  # another vocabulary's markup
+        elif tag == _PPR:
+            if child.getprevious() is None:
+                style, heading = _style_of(child)
         elif tag in _STRUCTURAL:
             return None
-    return "".join(parts), all_bold and any_text
+    return Para("".join(parts).strip(), style, heading, all_bold and any_text, number)
 
 
-def _all_bold(p: etree._Element) -> bool:
-    """Whether every run with text in the paragraph is bold (direct formatting)."""
-    seen = False
-    for r in p.iter(_R):
-        texts = [t.text for t in r.iter(_T) if t.text and t.text.strip()]
-        if not texts:
-            continue
-        seen = True
-        first = r[0] if len(r) else None
-        if first is None or first.tag != _RPR:
-            return False
-        b = next(first.iter(_B), None)
-        if b is None or (b.get(_VAL) or "true") in ("0", "false", "off"):
-            return False
-    return seen
-
-
-def _rows(tbl: etree._Element) -> list[etree._Element]:
+def _wrapped(el: etree._Element, tag: str) -> list[etree._Element]:
+    """The ``tag`` elements (rows, cells) inside a content control or a block wrapper."""
+    if el.tag == _SDT:
+        content = _child(el, _SDTCONTENT)
+        if content is None:
+            return []
+        el = content
     found: list[etree._Element] = []
-    for child in tbl:
-        if child.tag == _TR:
-            trpr = child[0] if len(child) else None
-            if trpr is not None and trpr.tag == _TRPR and _child(trpr, _DEL) is not None:
-                continue
+    for child in el:
+        t = child.tag
+        if t == tag:
             found.append(child)
-        elif child.tag == _SDT:
-            content = _child(child, _SDTCONTENT)
-            if content is not None:
-                found.extend(_rows(content))
-        elif child.tag in _BLOCK_TRANSPARENT:
-            found.extend(_rows(child))
+        elif t == _SDT or t in _BLOCK_TRANSPARENT:
+            found.extend(_wrapped(child, tag))
     return found
-
-
-def _cells(tr: etree._Element) -> list[etree._Element]:
-    found: list[etree._Element] = []
-    for child in tr:
-        if child.tag == _TC:
-            found.append(child)
-        elif child.tag == _SDT:
-            content = _child(child, _SDTCONTENT)
-            if content is not None:
-                found.extend(_cells(content))
-        elif child.tag in _BLOCK_TRANSPARENT:
-            found.extend(_cells(child))
-    return found
-
-
-def _cell_props(tc: etree._Element) -> tuple[int, bool]:
-    """(grid span, is a vertical-merge continuation)."""
-    pr = tc[0] if len(tc) else None
-    if pr is None or pr.tag != _TCPR:
-        return 1, False
-    span = 1
-    continued = False
-    for child in pr:
-        tag = child.tag
-        if tag == _GRIDSPAN:
-            try:
-                span = max(1, int(child.get(_VAL) or "1"))
-            except ValueError:
-                span = 1
-        elif tag in _MERGES and (child.get(_VAL) or "continue") == "continue":
-            continued = True
-    return span, continued
 
 
 def _legacy_checkbox(fld: etree._Element) -> bool | None:

@@ -397,21 +397,23 @@ class _Reader:
         ``depth`` rows from ``start`` that holds a table field's column headings."""
         if not self.table_fields:
             return None
+        match_column = self.m.match_column
         for ri in range(start, min(len(t.rows), start + depth)):
             row = t.rows[ri]
-            texts = [(c.col, _label_text(c)) for c in row.cells]
-            if sum(1 for _, x in texts if x) < 2:
+            texts = [(c.col, text) for c in row.cells if (text := _label_text(c))]
+            if len(texts) < 2:
                 continue
+            # only texts short enough to be headings are matched
+            texts = [(col, text) for col, text in texts if len(text) <= MAX_LABEL_CHARS]
             best: tuple[int, int, FieldDef, dict[int, str]] | None = None
             for field in self.table_fields:
                 columns: dict[int, str] = {}
-                for col, text in texts:
-                    if not text or len(text) > MAX_LABEL_CHARS:
-                        continue
-                    hit = self.m.match_column(text, field.columns)
-                    if hit is not None and hit not in columns.values():
-                        columns[col] = hit
                 need = min(2, len(field.columns))
+                if len(texts) >= need:
+                    for col, text in texts:
+                        hit = match_column(text, field.columns)
+                        if hit is not None and hit not in columns.values():
+                            columns[col] = hit
                 if len(columns) >= need:
                     score = (len(columns), 1 if field.id == self.pending_table else 0, field, columns)
                     if best is None or score[:2] > best[:2]:

@@ -251,9 +251,13 @@ class FieldMatcher:
         self._cache: dict[tuple[str, str | None], LabelMatch | None] = {}
         self._column_indexes: dict[tuple[tuple[str, str, str, tuple[str, ...]], ...], _Index] = {}
         self._column_cache: dict[tuple[object, str], str | None] = {}
-        #: id(columns) -> (columns, their signature): a reader asks about the same column
-        #: tuple of the form many times; the tuple is kept so its id is not reused
-        self._signatures: dict[int, tuple[Sequence[Column], tuple[tuple[str, str, str, tuple[str, ...]], ...]]] = {}
+        #: id(columns) -> (columns, their signature, text -> answer): a reader asks about
+        #: the same column tuple of the form many times; the tuple is kept so its id is not
+        #: reused, and its answers are looked up without hashing the signature
+        self._signatures: dict[
+            int,
+            tuple[Sequence[Column], tuple[tuple[str, str, str, tuple[str, ...]], ...], dict[str, str | None]],
+        ] = {}
         self._section_cache: dict[str, str | None] = {}
 
     # -- fields ------------------------------------------------------------------------------
@@ -351,22 +355,33 @@ class FieldMatcher:
     def match_column(self, text: str, columns: Sequence[Column]) -> str | None:
         """The column a header cell names (label, alias, or a clear fuzzy match), or None."""
         known = self._signatures.get(id(columns))
+        answers: dict[str, str | None] | None = None
         if known is not None and known[0] is columns:
-            signature = known[1]
+            signature, answers = known[1], known[2]
+            try:
+                return answers[text]
+            except KeyError:
+                pass
         else:
             signature = tuple((c.id, c.type, c.label, c.aliases) for c in columns)
             if isinstance(columns, tuple) and len(self._signatures) < 256:
-                self._signatures[id(columns)] = (columns, signature)
+                answers = {}
+                self._signatures[id(columns)] = (columns, signature, answers)
         index = self._column_indexes.get(signature)
         if index is None:
             index = _Index((c.id, c.type, (c.label, *c.aliases)) for c in columns)
             self._column_indexes[signature] = index
         cache_key = (signature, text)
         if cache_key in self._column_cache:
-            return self._column_cache[cache_key]
+            found = self._column_cache[cache_key]
+            if answers is not None and len(answers) < 20_000:
+                answers[text] = found
+            return found
         found = _match_in(index, text)
         if len(self._column_cache) < 20_000:
             self._column_cache[cache_key] = found
+        if answers is not None and len(answers) < 20_000:
+            answers[text] = found
         return found
 
 
