@@ -31,6 +31,7 @@ Field ids and rule ids are a contract (spec/forms.md): keep them.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -169,11 +170,12 @@ class FormDef(BaseModel):
     def key(self) -> tuple[str, str]:
         return (self.form.id, self.form.version)
 
+    @cached_property
+    def _fields_by_id(self) -> dict[str, FieldDef]:
+        return {f.id: f for f in self.fields}
+
     def field(self, field_id: str) -> FieldDef:
-        for f in self.fields:
-            if f.id == field_id:
-                return f
-        raise KeyError(field_id)
+        return self._fields_by_id[field_id]
 
     def fields_in(self, section_id: str) -> list[FieldDef]:
         return [f for f in self.fields if f.section == section_id]
