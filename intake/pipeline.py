@@ -20,15 +20,16 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from core.cases import CaseSummary, DocumentStatus, ExceptionReason, ReturnState
-from core.mail import FetchedMessage, InboundMessage, MessageKey
+from core.mail import FetchedMessage, InboundMessage, MessageKey, Screening
 from core.model import CaseFacts, CheckedDocument, Finding
 from core.ports import BlobStore, Clock, Mailbox, ReplyTransport
 from core.settings import FormsContext
@@ -40,6 +41,7 @@ from intake.replies import DocumentOutcome, ReplyFacts, compose, render, reply_m
 from intake.screening import screen
 from intake.settings import Settings
 from parsers.values import find_case_references
+from storage.errors import AlreadyRecorded
 from storage.uow import UnitOfWork
 
 log = logging.getLogger("intake.pipeline")
@@ -56,6 +58,8 @@ STEPS = (
 )
 CRASH_ENV = "INTAKE_CRASH_AT"
 MAX_ATTEMPTS = 3
+#: messages whose originals are written and whose ledger rows are committed together
+RECORD_BATCH = 100
 
 
 class _Crash:
@@ -87,6 +91,13 @@ class CycleReport:
     sent: int = 0
     idle: bool = False
     failures: list[str] = field(default_factory=list)
+
+
+class _Prepared(NamedTuple):
+    inbound: InboundMessage
+    screening: Screening
+    read: list[ReadAttachment]
+    received: dt.date
 
 
 class _Cases:
@@ -165,65 +176,126 @@ class Pipeline:
                 return report
             known = uow.messages.known_uids(mailbox.name, mailbox.folder, state.uidvalidity)
         new = [uid for uid in mailbox.uids() if uid not in known]
+        batch: list[FetchedMessage] = []
         for fetched in mailbox.fetch(new):
             report.fetched += 1
             self._crash.at("fetched")
-            if self.record(fetched):
-                report.recorded += 1
-            else:
-                report.duplicates += 1
+            batch.append(fetched)
+            if len(batch) >= RECORD_BATCH:
+                self._record_into(batch, report)
+                batch = []
+        self._record_into(batch, report)
         with self.uow() as uow:
             uow.mailboxes.save(mailbox.name, mailbox.folder, state, self._clock.now())
             uow.commit()
         return report
 
+    def _record_into(self, batch: list[FetchedMessage], report: CycleReport) -> None:
+        for recorded in self.record_many(batch):
+            if recorded:
+                report.recorded += 1
+            else:
+                report.duplicates += 1
+
     def record(self, fetched: FetchedMessage) -> bool:
         """Store the original and commit its ledger row. False when it is a copy of a message
         already seen (the same bytes, or the same Message-ID from the same sender)."""
-        raw = fetched.raw
-        digest = self._blobs.put(raw)
-        self._crash.at("blob-stored")
-        head = _headers(raw)
+        return self.record_many([fetched])[0]
+
+    def record_many(self, batch: Sequence[FetchedMessage]) -> list[bool]:
+        """``record`` for a fetch batch, with one durable blob write and one commit: every
+        original is in the blob store (fsynced) before the ledger rows are committed, and the
+        rows are committed before anything else happens to any of these messages."""
+        if not batch:
+            return []
+        raws = [fetched.raw for fetched in batch]
+        put_many = getattr(self._blobs, "put_many", None)
+        digests = put_many(raws) if put_many is not None else [self._blobs.put(raw) for raw in raws]
+        for _ in batch:
+            self._crash.at("blob-stored")
+        try:
+            outcomes = self._ledger_rows(batch, raws, digests)
+        except AlreadyRecorded:  # another poller took some of these keys: one at a time
+            outcomes = [self._ledger_rows([f], [r], [d])[0] for f, r, d in zip(batch, raws, digests, strict=True)]
+        for _ in batch:
+            self._crash.at("recorded")
+        return outcomes
+
+    def _ledger_rows(self, batch: Sequence[FetchedMessage], raws: list[bytes], digests: list[str]) -> list[bool]:
+        """The batch's ledger rows and audit entries, committed together (a few round trips)."""
+        now = self._clock.now()
         with self.uow() as uow:
-            if uow.messages.get_by_key(fetched.key) is not None:
-                return False
-            row = uow.messages.add(
-                fetched.key,
-                message_id=head.get("message-id"),
-                sha256=hashlib.sha256(raw).hexdigest(),
-                blob=digest,
-                sender=head.get("from-address"),
-                subject=head.get("subject", ""),
-                received_at=fetched.internal_date or self._clock.now(),
+            known = uow.messages.recorded_keys([f.key for f in batch])
+            heads = [_headers(raw) for raw in raws]
+            sums = [hashlib.sha256(raw).hexdigest() for raw in raws]
+            wanted = [i for i, f in enumerate(batch) if f.key not in known]
+            earlier = uow.messages.duplicate_candidates(
+                [sums[i] for i in wanted], [m for i in wanted if (m := heads[i].get("message-id"))]
             )
-            earlier = uow.messages.find_duplicate(row.sha256, row.message_id, row.sender, row.id)
-            if earlier is not None:
-                row.state = "duplicate"
-                row.duplicate_of = earlier.id
-                row.destination = "processed"
-                uow.audit.record(
-                    "intake", "message.duplicate", "message", row.id, {"of": earlier.id}, at=self._clock.now()
+            by_sum: dict[str, Any] = {}
+            by_id: dict[tuple[str, str], Any] = {}
+
+            def remember(row: Any) -> None:
+                by_sum.setdefault(row.sha256, row)
+                if row.message_id and row.sender:
+                    by_id.setdefault((row.message_id, row.sender), row)
+
+            for row in earlier:
+                remember(row)
+            rows: list[tuple[Any, Any]] = []
+            for i in wanted:
+                fetched, head = batch[i], heads[i]
+                row = uow.messages.new_row(
+                    fetched.key,
+                    message_id=head.get("message-id"),
+                    sha256=sums[i],
+                    blob=digests[i],
+                    sender=head.get("from-address"),
+                    subject=head.get("subject", ""),
+                    received_at=fetched.internal_date or now,
+                    now=now,
                 )
-            else:
-                uow.audit.record("intake", "message.recorded", "message", row.id, None, at=self._clock.now())
+                first = by_sum.get(row.sha256)
+                if first is None and row.message_id and row.sender:
+                    first = by_id.get((row.message_id, row.sender))
+                rows.append((row, first))
+                if first is None:
+                    remember(row)
+            uow.messages.add_all([row for row, _ in rows])
+            for row, first in rows:
+                if first is not None:
+                    row.state = "duplicate"
+                    row.duplicate_of = first.id
+                    row.destination = "processed"
+                    uow.audit.record("intake", "message.duplicate", "message", row.id, {"of": first.id}, at=now)
+                else:
+                    uow.audit.record("intake", "message.recorded", "message", row.id, None, at=now)
             uow.commit()
-            duplicate = earlier is not None
-        self._crash.at("recorded")
-        return not duplicate
+        outcomes = dict.fromkeys(range(len(batch)), False)
+        for i, (_, first) in zip(wanted, rows, strict=True):
+            outcomes[i] = first is None
+        return [outcomes[i] for i in range(len(batch))]
 
     # -- process -----------------------------------------------------------------------
 
     def process_pending(self, report: CycleReport | None = None, limit: int = 50) -> CycleReport:
         report = report or CycleReport()
+        self._release_dead_claims()
         while True:
-            with self.uow() as uow:
-                claimed = [row_id(m) for m in uow.messages.claim_pending(limit, self._worker, dt.timedelta(minutes=10))]
-                uow.commit()
+            try:
+                with self.uow() as uow:
+                    stale = dt.timedelta(minutes=10)
+                    claimed = [row_id(m) for m in uow.messages.claim_pending(limit, self._worker, stale)]
+                    uow.commit()
+            except OperationalError as exc:  # the database is locked or gone: the next run claims them
+                report.failures.append("database unavailable")
+                log.warning("nothing claimed: database unavailable (%s)", type(exc).__name__)
+                return report
             if not claimed:
                 return report
-            for message_id in claimed:
+            for message_id, prepared in self._prepared(claimed):
                 try:
-                    self.process(message_id)
+                    self._finish(message_id, prepared)
                     report.processed += 1
                 except OperationalError as exc:  # the database is locked or gone: later
                     report.failures.append(f"message {message_id}: database unavailable")
@@ -238,19 +310,54 @@ class Pipeline:
                 return report
 
     def process(self, message_row_id: int) -> None:
+        self._finish(message_row_id, self._prepare(message_row_id))
+
+    def _prepared(self, ids: Sequence[int]) -> Iterator[tuple[int, Future[_Prepared | None]]]:
+        """Each message with its preparation, the next one prepared in a thread while the
+        caller files this one: reading (in the worker process), decoding and storing the
+        attachments overlap with the database's round trips and commits."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-prepare") as pool:
+            ahead: Future[_Prepared | None] | None = None
+            for index, message_id in enumerate(ids):
+                current = ahead if ahead is not None else pool.submit(self._prepare, message_id)
+                ahead = pool.submit(self._prepare, ids[index + 1]) if index + 1 < len(ids) else None
+                yield message_id, current
+            if ahead is not None:
+                ahead.cancel()
+
+    def _prepare(self, message_row_id: int) -> _Prepared | None:
+        """What a message says, read and checked, its attachments durably in the blob store;
+        nothing in the ledger changes (None: not pending any more)."""
+        with self.uow() as uow:
+            row = uow.messages.get(message_row_id)
+            if row is None or row.state != "pending":
+                return None
+            blob, received_at = row.blob, row.received_at
+        raw = self._blobs.get(blob)
+        inbound = decode(raw, trusted_authserv_ids=self._settings.screening.trusted_authserv_ids)
+        screening = screen(inbound, self._forms.agencies, self._settings.screening)
+        received = _local_date(received_at or self._clock.now())
+        read: list[ReadAttachment] = []
+        if screening.automated is None:
+            for position, attachment in enumerate(files_of(inbound), 1):
+                checked = self._checker.check(attachment.data, attachment.filename, received)
+                read.append(ReadAttachment(position, attachment, checked))
+            put_many = getattr(self._blobs, "put_many", None)
+            if put_many is not None and read:
+                put_many([r.attachment.data for r in read])  # fsynced before the filing commits
+        return _Prepared(inbound, screening, read, received)
+
+    def _finish(self, message_row_id: int, prepared: _Prepared | Future[_Prepared | None] | None) -> None:
+        """Decide and file a prepared message, its outcome and reply in one transaction."""
+        if isinstance(prepared, Future):
+            prepared = prepared.result()
+        if prepared is None:
+            return
+        inbound, screening, read, received = prepared
         with self.uow() as uow:
             row = uow.messages.get(message_row_id)
             if row is None or row.state != "pending":
                 return
-            raw = self._blobs.get(row.blob)
-            inbound = decode(raw, trusted_authserv_ids=self._settings.screening.trusted_authserv_ids)
-            screening = screen(inbound, self._forms.agencies, self._settings.screening)
-            received = _local_date(row.received_at or self._clock.now())
-            read: list[ReadAttachment] = []
-            if screening.automated is None:
-                for position, attachment in enumerate(files_of(inbound), 1):
-                    checked = self._checker.check(attachment.data, attachment.filename, received)
-                    read.append(ReadAttachment(position, attachment, checked))
             decision = decide(
                 inbound,
                 screening,
@@ -297,7 +404,9 @@ class Pipeline:
             )
             uow.audit.record("intake", "case.opened", "case", case.id, {"from_message": row.id}, at=now)
         elif decision.case_reference is not None:
-            case = uow.cases.get(decision.case_reference)
+            # held until the commit: two workers filing to one case take turns, so versions,
+            # the current document and the expected return are read after the other's commit
+            case = uow.cases.get(decision.case_reference, lock=True)
         related = uow.cases.get(decision.related_case) if decision.related_case else None
 
         outcomes: list[DocumentOutcome] = []
@@ -416,6 +525,26 @@ class Pipeline:
                 uow.audit.record("intake", "queue.opened", "message", row.id, {"reason": "processing_fault"}, at=now)
             uow.commit()
 
+    def _release_dead_claims(self) -> None:
+        """Claims held by a process of this machine that no longer exists (killed mid-batch)
+        are given up now, so a restarted service carries on at once instead of waiting for the
+        claims to go stale. Claims of other machines are left to go stale."""
+        host = socket.gethostname()
+        try:
+            with self.uow() as uow:
+                dead = []
+                for row in uow.messages.claimed():
+                    owner, _, pid = (row.claimed_by or "").rpartition(":")
+                    if owner == host and pid.isdigit() and row.claimed_by != self._worker and not _alive(int(pid)):
+                        dead.append(row)
+                for row in dead:
+                    uow.messages.release(row)
+                if dead:
+                    log.warning("released %d claims of a process that stopped", len(dead))
+                    uow.commit()
+        except OperationalError:
+            pass  # the database is busy: the claims go stale and are taken again
+
     def _release(self, message_row_id: int) -> None:
         try:
             with self.uow() as uow:
@@ -452,8 +581,13 @@ class Pipeline:
     def send_replies(self, transport: ReplyTransport, report: CycleReport | None = None) -> CycleReport:
         report = report or CycleReport()
         now = self._clock.now()
-        with self.uow() as uow:
-            due = [(row_id(o), o.to_addr, o.raw) for o in uow.outbox.due(now, 100)]
+        try:
+            with self.uow() as uow:
+                due = [(row_id(o), o.to_addr, o.raw) for o in uow.outbox.due(now, 100)]
+        except OperationalError as exc:
+            report.failures.append("outbox: database unavailable")
+            log.warning("outbox not read: database unavailable (%s)", type(exc).__name__)
+            return report
         for item_id, to_addr, raw in due:
             try:
                 transport.send(self._reply_from, [to_addr], raw)
@@ -465,11 +599,16 @@ class Pipeline:
                 report.failures.append("outbox: transport unavailable")
                 return report  # the server is down: the rest wait for the next run
             self._crash.at("reply-sent")
-            with self.uow() as uow:
-                item = uow.outbox.get(item_id)
-                if item is not None:
-                    uow.outbox.mark_sent(item, self._clock.now())  # the message's reply_state too
-                uow.commit()
+            try:
+                with self.uow() as uow:
+                    item = uow.outbox.get(item_id)
+                    if item is not None:
+                        uow.outbox.mark_sent(item, self._clock.now())  # the message's reply_state too
+                    uow.commit()
+            except OperationalError as exc:  # sent, not recorded: sent once more later, same Message-ID
+                report.failures.append("outbox: database unavailable")
+                log.warning("reply %s sent but not recorded: database unavailable (%s)", item_id, type(exc).__name__)
+                return report
             report.sent += 1
         return report
 
@@ -485,6 +624,17 @@ class Pipeline:
                 permanent=permanent,
             )
             uow.commit()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def row_id(row: Any) -> int:

@@ -22,6 +22,7 @@ from types import TracebackType
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from core.errors import ConfigError
 from core.ports import Mailbox, ReplyTransport
@@ -118,10 +119,11 @@ class Service:
         transport: ReplyTransport | None = None,
         worker: str | None = None,
     ) -> Service:
+        key = storage_key(settings)  # refused (production, no key) before anything is touched
         engine = make_engine(database_url(settings))
         migrate(engine)
         forms = settings.forms_context()
-        blobs = EncryptedBlobStore(blob_dir(settings), storage_key(settings))
+        blobs = EncryptedBlobStore(blob_dir(settings), key)
         checker = DocumentChecker(settings)
         clock = SystemClock(settings.service.timezone)
         pipeline = Pipeline(
@@ -164,12 +166,15 @@ class Service:
                 self.pipeline.poll(mailbox, report)
                 self.pipeline.process_pending(report)
                 self.pipeline.acknowledge(mailbox, report)
-        except MailboxUnavailable as exc:
+        except (MailboxUnavailable, OperationalError) as exc:
+            # temporary: the server or the database (locked, gone) is unavailable
             failures += 1
             delay = min(60 * 2 ** (failures - 1), 3600)
             self._backoff[name] = (failures, now + dt.timedelta(seconds=delay))
-            report.failures.append(f"mailbox {name}: unavailable")
-            log.warning("mailbox %s unavailable (%s); next try in %ss", name, exc, delay)
+            what = "unavailable" if isinstance(exc, MailboxUnavailable) else "database unavailable"
+            report.failures.append(f"mailbox {name}: {what}")
+            reason = exc if isinstance(exc, MailboxUnavailable) else type(exc).__name__
+            log.warning("mailbox %s: %s (%s); next try in %ss", name, what, reason, delay)
             return
         except MailboxRefused as exc:
             report.failures.append(f"mailbox {name}: refused")

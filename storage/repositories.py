@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import delete, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -86,8 +86,38 @@ class MessageRepository(_Repository):
         now: dt.datetime | None = None,
     ) -> Message:
         """A new pending row. Raises AlreadyRecorded when the key is taken (the unit of work stays usable)."""
+        row = self.new_row(
+            key,
+            message_id=message_id,
+            sha256=sha256,
+            blob=blob,
+            sender=sender,
+            subject=subject,
+            received_at=received_at,
+            now=now,
+        )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyRecorded(f"message {key.mailbox}/{key.uidvalidity}/{key.uid} is already recorded") from exc
+        return row
+
+    def new_row(
+        self,
+        key: MessageKey,
+        *,
+        message_id: str | None,
+        sha256: str,
+        blob: str,
+        sender: str | None,
+        subject: str | None,
+        received_at: dt.datetime | None,
+        now: dt.datetime | None = None,
+    ) -> Message:
+        """A pending row, not yet added (``add_all`` adds a batch)."""
         now = now or utcnow()
-        row = Message(
+        return Message(
             mailbox=key.mailbox,
             folder=key.folder,
             uidvalidity=key.uidvalidity,
@@ -102,12 +132,6 @@ class MessageRepository(_Repository):
             created_at=now,
             updated_at=now,
         )
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError as exc:
-            raise AlreadyRecorded(f"message {key.mailbox}/{key.uidvalidity}/{key.uid} is already recorded") from exc
-        return row
 
     def find_duplicate(
         self, sha256: str, message_id: str | None, sender: str | None, exclude_id: int | None = None
@@ -120,6 +144,39 @@ class MessageRepository(_Repository):
         if exclude_id is not None:
             query = query.where(col(Message.id) < exclude_id)
         return self.session.exec(query.order_by(col(Message.id))).first()
+
+    def recorded_keys(self, keys: Sequence[MessageKey]) -> set[MessageKey]:
+        """Which of ``keys`` (one folder's) the ledger already holds: one query."""
+        if not keys:
+            return set()
+        first = keys[0]
+        uids = self.session.exec(
+            select(Message.uid).where(
+                Message.mailbox == first.mailbox,
+                Message.folder == first.folder,
+                Message.uidvalidity == first.uidvalidity,
+                col(Message.uid).in_([k.uid for k in keys]),
+            )
+        ).all()
+        found = set(uids)
+        return {k for k in keys if k.uid in found}
+
+    def duplicate_candidates(self, sha256s: Sequence[str], message_ids: Sequence[str]) -> list[Message]:
+        """Messages with any of these digests or Message-IDs, oldest first: one query."""
+        same = [col(Message.sha256).in_(list(sha256s))]
+        if message_ids:
+            same.append(col(Message.message_id).in_(list(message_ids)))
+        return list(self.session.exec(select(Message).where(or_(*same)).order_by(col(Message.id))).all())
+
+    def add_all(self, rows: Sequence[Message]) -> None:
+        """New rows in one flush (one round trip on PostgreSQL); a taken key raises AlreadyRecorded
+        after the whole unit of work is rolled back."""
+        self.session.add_all(rows)
+        try:
+            self.session.flush()
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise AlreadyRecorded("a message of the batch is already recorded") from exc
 
     def known_uids(self, mailbox: str, folder: str, uidvalidity: int) -> set[int]:
         return set(
@@ -153,6 +210,18 @@ class MessageRepository(_Repository):
             row.claimed_at = now
         self.session.flush()
         return rows
+
+    def claimed(self) -> list[Message]:
+        """Pending messages some worker holds (PostgreSQL: rows another transaction is
+        claiming right now are skipped)."""
+        query = (
+            select(Message)
+            .where(Message.state == "pending", col(Message.claimed_by).is_not(None))
+            .order_by(col(Message.id))
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.exec(query).all())
 
     def release(self, message: Message) -> None:
         """Give up a claim (the message is tried again by whoever claims next)."""
@@ -194,8 +263,13 @@ class MessageRepository(_Repository):
 
 
 class CaseRepository(_Repository):
-    def get(self, reference: str) -> Case | None:
-        return self.session.exec(select(Case).where(Case.reference == reference)).first()
+    def get(self, reference: str, *, lock: bool = False) -> Case | None:
+        """``lock``: PostgreSQL holds the case's row (FOR UPDATE) until the transaction ends, so
+        concurrent filings to one case are serialised (SQLite's writers are serialised already)."""
+        query = select(Case).where(Case.reference == reference)
+        if lock and self._postgres:
+            query = query.with_for_update()
+        return self.session.exec(query).first()
 
     def get_by_id(self, id: int) -> Case | None:
         return self.session.get(Case, id)
@@ -211,7 +285,7 @@ class CaseRepository(_Repository):
         ).all()
         return [case for case in candidates if normalise_name(case.child_name) == wanted]
 
-    def create(  # noqa: PLR0917  (the pipeline's positional call)
+    def create(
         self,
         kind: str,
         child_name: str | None,
@@ -414,6 +488,19 @@ class DocumentRepository(_Repository):
                 found[row.document_id].append(row)
         return found
 
+    def remove_unfiled(self, message_row_id: int) -> int:
+        """Forget a message's documents that were never filed to a case (with their findings),
+        before the message is read again. Returns how many went."""
+        ids = list(
+            self.session.exec(
+                select(Document.id).where(Document.message_row_id == message_row_id, col(Document.case_id).is_(None))
+            ).all()
+        )
+        if ids:
+            self.session.execute(delete(Finding).where(col(Finding.document_id).in_(ids)))
+            self.session.execute(delete(Document).where(col(Document.id).in_(ids)))
+        return len(ids)
+
     def counts_by_message(self) -> dict[int, int]:
         """How many documents each message gave (messages without any are absent)."""
         return {
@@ -472,20 +559,47 @@ class ExceptionRepository(_Repository):
         item.closed_at = closed
         self.session.flush()
 
+    def close_if_open(
+        self, item: ExceptionItem, resolution: str, actor: str, note: str | None, closed: dt.datetime
+    ) -> bool:
+        """Close ``item`` only if it is still open in the database (one conditional UPDATE, so
+        two people acting on one item at once cannot both succeed). False: someone was first."""
+        result = self.session.execute(
+            update(ExceptionItem)
+            .where(col(ExceptionItem.id) == item.id, col(ExceptionItem.status) == "open")
+            .values(status="closed", resolution=resolution, actor=actor, note=note, closed_at=closed)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(result, "rowcount", 0) != 1:
+            return False
+        self.session.refresh(item)
+        return True
+
 
 class OutboxRepository(_Repository):
     """The transactional outbox: one reply per incoming message."""
 
     def enqueue(
-        self, message_row_id: int, reply_message_id: str, to_addr: str, raw: bytes, now: dt.datetime
+        self,
+        message_row_id: int,
+        reply_message_id: str,
+        to_addr: str,
+        raw: bytes,
+        now: dt.datetime,
+        *,
+        exception_item_id: int | None = None,
     ) -> OutboxItem:
         """Queue a reply (the message's reply_state becomes "queued"). Idempotent: a message that
-        already has a reply keeps it, and that one is returned."""
-        existing = self.for_message(message_row_id)
+        already has a reply keeps it, and that one is returned.
+
+        ``exception_item_id``: the deliberate reply of a person's action on that queue item,
+        beside the message's automatic one (one per item; the reply_state is left alone)."""
+        existing = self._existing(message_row_id, exception_item_id)
         if existing is not None:
             return existing
         item = OutboxItem(
             message_row_id=message_row_id,
+            exception_item_id=exception_item_id,
             reply_message_id=reply_message_id,
             to_addr=to_addr.lower(),
             raw=raw,
@@ -497,18 +611,41 @@ class OutboxRepository(_Repository):
             with self.session.begin_nested():
                 self.session.add(item)
         except IntegrityError:
-            found = self.for_message(message_row_id)
+            found = self._existing(message_row_id, exception_item_id)
             if found is None:
                 raise
             return found
-        self._set_reply_state(message_row_id, "queued")
+        if exception_item_id is None:
+            self._set_reply_state(message_row_id, "queued")
         return item
+
+    def _existing(self, message_row_id: int, exception_item_id: int | None) -> OutboxItem | None:
+        if exception_item_id is None:
+            return self.for_message(message_row_id)
+        return self.for_item(exception_item_id)
+
+    def for_item(self, exception_item_id: int) -> OutboxItem | None:
+        """The reply a person's action on this queue item sent, if any."""
+        return self.session.exec(select(OutboxItem).where(OutboxItem.exception_item_id == exception_item_id)).first()
+
+    def all_for_message(self, message_row_id: int) -> list[OutboxItem]:
+        """Every reply to a message: the automatic one and any an action sent, oldest first."""
+        return list(
+            self.session.exec(
+                select(OutboxItem).where(OutboxItem.message_row_id == message_row_id).order_by(col(OutboxItem.id))
+            ).all()
+        )
 
     def get(self, id: int) -> OutboxItem | None:
         return self.session.get(OutboxItem, id)
 
     def for_message(self, message_row_id: int) -> OutboxItem | None:
-        return self.session.exec(select(OutboxItem).where(OutboxItem.message_row_id == message_row_id)).first()
+        """The message's automatic reply (not one a person's action sent)."""
+        return self.session.exec(
+            select(OutboxItem).where(
+                OutboxItem.message_row_id == message_row_id, col(OutboxItem.exception_item_id).is_(None)
+            )
+        ).first()
 
     def due(self, now: dt.datetime, limit: int) -> list[OutboxItem]:
         """Queued replies whose next attempt is due, oldest first (PostgreSQL: locked, others skipped)."""
@@ -528,7 +665,8 @@ class OutboxRepository(_Repository):
         item.sent_at = at
         item.attempts += 1
         item.last_error = None
-        self._set_reply_state(item.message_row_id, "sent")
+        if item.exception_item_id is None:
+            self._set_reply_state(item.message_row_id, "sent")
 
     def mark_failed(self, item: OutboxItem, error: str, next_attempt_at: dt.datetime, permanent: bool) -> None:
         """A failed attempt: tried again at ``next_attempt_at``, or never when ``permanent``."""
@@ -561,7 +699,7 @@ class OutboxRepository(_Repository):
 class AuditLog(_Repository):
     """Append-only: the database refuses UPDATE and DELETE on it."""
 
-    def record(  # noqa: PLR0917  (the pipeline's positional call)
+    def record(
         self,
         actor: str,
         action: str,
@@ -578,8 +716,7 @@ class AuditLog(_Repository):
             entity_id=None if entity_id is None else str(entity_id),
             detail=detail,
         )
-        self.session.add(entry)
-        self.session.flush()
+        self.session.add(entry)  # written with the unit of work's next flush (batched with others)
         return entry
 
     def list(
