@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 from core.cases import KIND_OF_REFERRAL, CaseSummary, DocumentStatus, ExceptionReason, NewCase
 from core.mail import Attachment, InboundMessage, Screening
 from core.model import CheckedDocument, Finding, Severity
+from validators.rules.case import normalise_name
 
 #: the forms that carry the agency returning them, by field
 AGENCY_FIELDS = ("agency", "referrer_agency")
@@ -135,7 +136,7 @@ def decide(
         if case is None:
             return _queued(ExceptionReason.NO_CASE, read, agency=agency, note="reference names no case")
         extra = {r.position: tuple(case_check(r.checked, case)) for r in forms}
-        if any(extra.values()):
+        if any(extra.values()) or any(_another_child(r.checked, case) for r in forms):
             return _queued(ExceptionReason.CASE_CONFLICT, read, agency=agency, related=case.reference, extra=extra)
         return _filed(read, agency, case_reference=case.reference)
 
@@ -270,6 +271,17 @@ def _references(
         if ref not in found:
             found.append(ref)
     return found
+
+
+def _another_child(checked: CheckedDocument, case: CaseSummary) -> bool:
+    """A form that does not name the case itself (the email's subject or body did) but whose
+    child is not the case's child. (A form naming the case gets CASE-MISMATCH from case_check.)"""
+    if checked.document.value("case_reference") == case.reference:
+        return False
+    name, dob = _child(checked)
+    if dob is not None and case.child_dob is not None and dob != case.child_dob:
+        return True
+    return name is not None and case.child_name is not None and normalise_name(name) != normalise_name(case.child_name)
 
 
 def _child(checked: CheckedDocument) -> tuple[str | None, dt.date | None]:
