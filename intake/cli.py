@@ -9,6 +9,9 @@
     intake [--config FILE] cases list [--json]
     intake [--config FILE] messages list [--json]
     intake [--config FILE] queue list [--json]
+    intake [--config FILE] serve [--host HOST] [--port PORT]   the web app alone
+    intake [--config FILE] users add EMAIL --role ROLE       a web app account (password on stdin,
+                                                             or a one-time password printed)
 
 Exit status: 0 when no document has an error finding, 1 when one does, 2 when the command
 itself could not run (bad arguments, unreadable config, a file that does not exist).
@@ -23,11 +26,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from core.cases import CaseKind
 from core.errors import IntakeError
 from intake.settings import Settings, config_path, load_settings
 
-EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_FAILED, EXIT_TEMPORARY = 0, 1, 2, 3
 
 
 def _date(text: str) -> dt.date:
@@ -81,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     queue = sub.add_parser("queue", help="the exception queue")
     qsub = queue.add_subparsers(dest="queue_command", required=True, metavar="ACTION")
     _json_flag(qsub.add_parser("list", help="open items"))
+
+    serve = sub.add_parser("serve", help="run the web app alone (uvicorn; default 127.0.0.1:8000)")
+    serve.add_argument("--host", help="address to listen on (default [web] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default [web] port, 8000)")
+
+    users = sub.add_parser("users", help="the web app's accounts")
+    usub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    adding = usub.add_parser(
+        "add", help="add an account: the password from standard input, or a one-time password printed"
+    )
+    adding.add_argument("email", metavar="EMAIL")
+    adding.add_argument("--role", required=True, choices=["admin", "business_unit", "viewer"])
     return p
 
 
@@ -104,11 +121,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.poll_once(settings)
         if args.command == "cases" and args.cases_command == "open":
             return commands.open_case(settings, args)
+        if args.command == "serve":
+            return commands.serve(settings, host=args.host, port=args.port)
+        if args.command == "users" and args.users_command == "add":
+            from intake import users
+
+            return users.add(settings, args.email, args.role)
         if args.command in ("cases", "messages", "queue"):
             return commands.listing(settings, args.command, as_json=args.json)
     except IntakeError as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OperationalError as exc:
+        # the database is down or locked: temporary for a poll (nothing is lost), a failure
+        # for a command a person typed; the message names the kind of fault, not the SQL
+        print(f"intake: the database is unavailable ({type(exc.orig).__name__})", file=sys.stderr)
+        return EXIT_TEMPORARY if args.command == "poll" else EXIT_FAILED
     return EXIT_FAILED
 
 

@@ -28,11 +28,34 @@ EXIT_OK, EXIT_FAILED, EXIT_TEMPORARY = 0, 2, 3
 
 
 def run(settings: Settings) -> int:
+    """The daemon, and the web app beside it unless [web] serve_with_daemon is false."""
     from intake.daemon import Daemon
 
     configure()
     with Service.build(settings) as service:
-        Daemon(service).run_forever()
+        serve = None
+        if settings.web.serve_with_daemon:
+            from intake.webapp import announce_first_admin, build_web, serve_beside
+
+            app = build_web(service)
+            announce_first_admin(service)
+            serve = serve_beside(app, settings)
+        Daemon(service).run_forever(serve=serve)
+    return EXIT_OK
+
+
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+    """The web app alone (until SIGTERM/SIGINT)."""
+    from intake.webapp import announce_first_admin, build_web, make_server
+
+    configure()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"web": settings.web.model_copy(update=overrides)})
+    with Service.build(settings) as service:
+        app = build_web(service)
+        announce_first_admin(service)
+        make_server(app, settings).run()
     return EXIT_OK
 
 
@@ -100,7 +123,7 @@ def listing(settings: Settings, what: str, *, as_json: bool) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     if not rows:
-        print(f"no {what}")
+        print({"messages": "no messages yet", "cases": "no cases yet", "queue": "the queue is empty"}[what])
         return EXIT_OK
     for row in rows:
         if what == "cases":

@@ -354,7 +354,7 @@ def test_an_empty_ledger_says_there_is_nothing_to_list(tmp_path: Path) -> None:
     done = [first, *run_all(("queue", "list"), ("cases", "list", "--json"), cwd=tmp_path, config=h.config)]
 
     assert [0, 0, 0] == [d.returncode for d in done]
-    assert ["no messages", "no queue", "[]"] == [d.stdout.strip() for d in done]
+    assert ["no messages yet", "the queue is empty", "[]"] == [d.stdout.strip() for d in done]
 
 
 # -- production mode ---------------------------------------------------------------------------
@@ -397,3 +397,22 @@ def test_production_mode_refuses_to_start_without_a_storage_key(tmp_path: Path) 
     assert "INTAKE_STORAGE_KEY" in done.stderr and "storage.key_file" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "var" / "storage.key").exists()
+
+
+def test_an_unreachable_database_is_temporary_for_a_poll_and_a_clear_failure_for_a_listing(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "config.toml",
+        {
+            "service": {"data_dir": str(tmp_path / "var")},
+            # a loopback port nothing listens on
+            "database": {"url": "postgresql+psycopg://nobody@127.0.0.1:9/intake?connect_timeout=2"},
+        },
+    )
+    h = Home(tmp_path, config)
+
+    poll, listing = h.intake("poll", "--once"), h.intake("queue", "list")
+
+    assert (3, 2) == (poll.returncode, listing.returncode)
+    for done in (poll, listing):
+        assert "the database is unavailable" in done.stderr
+        assert "Traceback" not in done.stderr
