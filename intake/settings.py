@@ -110,6 +110,21 @@ class PollingSettings(_Section):
     replies_per_sender_per_hour: int = 20
 
 
+class WebSettings(_Section):
+    """The business unit's web app (`intake serve`, and beside the daemon in `intake run`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: where people reach the app (default http://HOST:PORT); not loopback: Strict-Transport-Security is sent
+    base_url: str | None = None
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    #: `intake run` serves the web app beside the daemon
+    serve_with_daemon: bool = True
+    #: created when no user exists yet; its one-time password is printed once to the terminal
+    first_admin: str = "admin@localhost"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -121,6 +136,7 @@ class Settings(BaseModel):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     polling: PollingSettings = Field(default_factory=PollingSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     forms: FormsSettings = Field(default_factory=FormsSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     reading: ReadingLimits = Field(default_factory=ReadingLimits)

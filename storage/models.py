@@ -20,9 +20,11 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Index,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -68,7 +70,11 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Case(SQLModel, table=True):
     __tablename__ = "cases"
-    __table_args__ = (_one_of("status", ("open", "closed"), "ck_cases_status"),)
+    __table_args__ = (
+        _one_of("status", ("open", "closed"), "ck_cases_status"),
+        # the cases page, newest first (migration 0003)
+        Index("ix_cases_opened_at", "opened_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True)
@@ -171,7 +177,14 @@ class Finding(SQLModel, table=True):
 
 class ExceptionItem(SQLModel, table=True):
     __tablename__ = "exception_items"
-    __table_args__ = (_one_of("status", ("open", "closed"), "ck_exception_items_status"),)
+    __table_args__ = (
+        _one_of("status", ("open", "closed"), "ck_exception_items_status"),
+        # the queue page: open items by age, counted by reason, filtered by agency or case (0003)
+        Index("ix_exception_items_status_opened_at", "status", "opened_at", "id"),
+        Index("ix_exception_items_status_reason", "status", "reason"),
+        Index("ix_exception_items_status_agency", "status", "agency"),
+        Index("ix_exception_items_case_id", "case_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     message_row_id: int = Field(foreign_key="messages.id", index=True)
@@ -187,13 +200,28 @@ class ExceptionItem(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """A reply waiting to be sent (the transactional outbox). ``raw`` carries no personal data."""
+    """A reply waiting to be sent (the transactional outbox). ``raw`` carries no personal data.
+
+    One automatic reply per incoming message (``exception_item_id`` None); a person's action
+    on a queue item may send one more, deliberate reply, keyed by that item (migration 0003)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (_one_of("state", OUTBOX_STATES, "ck_outbox_state"),)
+    __table_args__ = (
+        _one_of("state", OUTBOX_STATES, "ck_outbox_state"),
+        Index(
+            "uq_outbox_automatic_reply",
+            "message_row_id",
+            unique=True,
+            sqlite_where=text("exception_item_id IS NULL"),
+            postgresql_where=text("exception_item_id IS NULL"),
+        ),
+        Index("uq_outbox_exception_item_id", "exception_item_id", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    message_row_id: int = Field(foreign_key="messages.id", unique=True)
+    message_row_id: int = Field(foreign_key="messages.id")
+    #: the queue item whose action sent this reply; None: the message's automatic reply
+    exception_item_id: int | None = Field(default=None, foreign_key="exception_items.id")
     reply_message_id: str
     to_addr: str = Field(index=True)
     raw: bytes
@@ -209,6 +237,8 @@ class AuditEntry(SQLModel, table=True):
     """Append-only: triggers refuse UPDATE and DELETE (see the initial migration)."""
 
     __tablename__ = "audit_log"
+    # an entity's history (an item's, a case's), migration 0003
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
@@ -228,3 +258,53 @@ class MailboxState(SQLModel, table=True):
     uidnext: int = Field(sa_type=BigInteger)
     exists: int
     polled_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# -- the web app's accounts (migration 0002) -------------------------------------------------
+
+USER_ROLES = ("admin", "business_unit", "viewer")
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the web app. Never deleted: disabled, so the audit log keeps its sense."""
+
+    __tablename__ = "users"
+    __table_args__ = (_one_of("role", USER_ROLES, "ck_users_role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: lower-cased
+    email: str = Field(unique=True)
+    role: str
+    #: argon2id, in PHC string form
+    password_hash: str
+    #: a one-time password was given: it must be changed at the next sign-in
+    must_change_password: bool = True
+    disabled: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    password_changed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_sign_in_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in session, kept on the server. The cookie holds a random id; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: str = Field(primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    csrf_token: str
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One sign-in attempt, for the per-account limit. ``account_key`` is the SHA-256 of the
+    lower-cased email typed, so nothing typed is kept here."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (Index("ix_sign_in_attempts_account_key_at", "account_key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_key: str
+    at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    succeeded: bool

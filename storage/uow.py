@@ -15,6 +15,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from storage.accounts import AccountRepository, AuditSearch
 from storage.repositories import (
     AuditLog,
     CaseRepository,
@@ -36,6 +37,8 @@ class UnitOfWork:
     outbox: OutboxRepository
     audit: AuditLog
     mailboxes: MailboxStateRepository
+    accounts: AccountRepository
+    audit_search: AuditSearch
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -58,6 +61,8 @@ class UnitOfWork:
         self.outbox = OutboxRepository(session)
         self.audit = AuditLog(session)
         self.mailboxes = MailboxStateRepository(session)
+        self.accounts = AccountRepository(session)
+        self.audit_search = AuditSearch(session)
         return self
 
     def __exit__(
