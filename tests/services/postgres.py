@@ -163,8 +163,11 @@ def _as_postgres(argv: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *argv]
 
 
-def start_cluster() -> PostgresCluster:
-    """initdb + pg_ctl start in a new temporary directory. Raises PostgresUnavailable."""
+def start_cluster(*, durable: bool = False) -> PostgresCluster:
+    """initdb + pg_ctl start in a new temporary directory. Raises PostgresUnavailable.
+
+    ``durable``: keep PostgreSQL's own fsync and synchronous commit (benchmarks that
+    compare durable writes); tests run with both off."""
     bindir = find_bindir()
     owner: pwd.struct_passwd | None = None
     if os.geteuid() == 0:
@@ -205,10 +208,9 @@ def start_cluster() -> PostgresCluster:
         last_error = ""
         for _ in range(START_ATTEMPTS):
             port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -k {directory / 'sock'} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-            )
+            options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory / 'sock'} -c max_connections=100"
+            if not durable:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             result = subprocess.run(
                 _as_postgres(
                     [
