@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, func, or_
 from sqlalchemy import select as sa_select
+from sqlalchemy.orm import defer
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
@@ -476,6 +477,17 @@ def queue_page(
         order = [col(ExceptionItem.agency).is_(None), col(ExceptionItem.agency), *oldest]
     else:
         order = oldest
+    # the page's ids first, on the items alone (joined only where a filter needs it): a deep
+    # page or a sort by agency then skips or sorts the items' own rows, and the messages, the
+    # cases and the documents' counts are looked up for the page's rows only
+    page_ids = sa_select(col(ExceptionItem.id)).select_from(ExceptionItem)
+    if need_message:
+        page_ids = page_ids.join(Message, col(Message.id) == col(ExceptionItem.message_row_id))
+    if need_case:
+        page_ids = page_ids.outerjoin(Case, col(Case.id) == col(ExceptionItem.case_id))
+    on_page = (
+        page_ids.where(*filters).order_by(*order).offset((page - 1) * per_page).limit(per_page).subquery("on_page")
+    )
     rows = session.execute(
         sa_select(
             col(ExceptionItem.id),
@@ -487,13 +499,11 @@ def queue_page(
             col(Case.reference),
             _documents_of_message(),
         )
-        .select_from(ExceptionItem)
+        .select_from(on_page)
+        .join(ExceptionItem, col(ExceptionItem.id) == on_page.c.id)
         .join(Message, col(Message.id) == col(ExceptionItem.message_row_id))
         .outerjoin(Case, col(Case.id) == col(ExceptionItem.case_id))
-        .where(*filters)
         .order_by(*order)
-        .offset((page - 1) * per_page)
-        .limit(per_page)
     ).all()
     items = tuple(
         QueueRow(
@@ -773,10 +783,13 @@ def _agency_name(agencies: Any, agency_id: str) -> str:
 def _documents(
     uow: UnitOfWork, where: Sequence[ColumnElement[bool]], catalogue: Catalogue, *, values: bool
 ) -> tuple[DocumentView, ...]:
-    """Documents with their case's reference and their findings: two queries."""
+    """Documents with their case's reference and their findings: two queries. Without
+    ``values`` the values read (the biggest column by far) are not fetched."""
+    query = select(Document, Case.reference)
+    if not values:
+        query = query.options(defer(Document.values))  # type: ignore[arg-type]
     rows = uow.session.exec(
-        select(Document, Case.reference)
-        .outerjoin(Case, col(Case.id) == col(Document.case_id))
+        query.outerjoin(Case, col(Case.id) == col(Document.case_id))
         .where(*where)
         .order_by(
             col(Document.agency),
