@@ -24,7 +24,7 @@ from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from web import routes_account, routes_admin
+from web import routes_account, routes_admin, routes_cases, routes_queue
 from web.auth import (
     Forbidden,
     NotSignedIn,
@@ -45,7 +45,12 @@ GOVUK = WEB / "node_modules" / "govuk-frontend" / "dist" / "govuk"
 STATIC = WEB / "static"
 
 #: every page module's router; add yours here
-PAGE_ROUTERS: tuple[APIRouter, ...] = (routes_account.router, routes_admin.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    routes_account.router,
+    routes_admin.router,
+    routes_queue.router,
+    routes_cases.router,
+)
 
 ERROR_PAGES: dict[int, tuple[str, tuple[str, ...]]] = {
     400: ("Sorry, there is a problem with what was sent", ("Go back and try again.",)),

@@ -77,7 +77,10 @@ class QueueActions(Protocol):
     it), and record the audit entry with ``actor.audit_name``."""
 
     def preview_reply(self, item_id: int, action: str, form: Mapping[str, str]) -> ReplyPreview | None:
-        """The reply the action would send, or None when it sends none."""
+        """The reply the action would send, or None when it sends none. Changes nothing.
+        Raises a core.errors.IntakeError (intake's ActionRefused, with ``message`` for the
+        person and ``field``, the form field at fault or "") when the action cannot be done
+        as asked."""
         ...
 
     def perform(self, item_id: int, action: str, form: Mapping[str, str], actor: Actor) -> ActionResult: ...
