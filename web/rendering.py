@@ -27,7 +27,7 @@ from jinja2.runtime import Context
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
-from web.auth import ALL_ROLES, Principal, get_services
+from web.auth import Principal, get_services
 from web.ports import Role
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -43,8 +43,9 @@ class NavItem:
 
 #: the service navigation: (text, href, roles that see it)
 NAVIGATION: tuple[tuple[str, str, tuple[Role, ...]], ...] = (
-    ("Queue", "/queue", ALL_ROLES),
-    ("Cases", "/cases", ALL_ROLES),
+    # admins look after users, settings and the audit trail, not the cases themselves
+    ("Queue", "/queue", (Role.BUSINESS_UNIT, Role.VIEWER)),
+    ("Cases", "/cases", (Role.BUSINESS_UNIT, Role.VIEWER)),
     ("Audit", "/audit", (Role.ADMIN,)),
     ("Users", "/admin/users", (Role.ADMIN,)),
 )

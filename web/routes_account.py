@@ -24,6 +24,7 @@ from web.auth import (
     sign_out,
     start_session,
 )
+from web.ports import Role
 from web.rendering import render
 from web.security import hash_password, password_problem, verify_password
 
@@ -44,7 +45,8 @@ def safe_next(value: str | None) -> str | None:
 
 @router.get("/")
 def home(user: Annotated[Principal, Depends(require(*ALL_ROLES))]) -> Response:
-    return RedirectResponse("/queue", status_code=303)
+    """Each role's first page: admins look after users and the audit trail, not cases."""
+    return RedirectResponse("/audit" if user.role is Role.ADMIN else "/queue", status_code=303)
 
 
 def _sign_in_page(

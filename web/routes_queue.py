@@ -143,6 +143,21 @@ def query_text(request: Request, name: str, limit: int) -> str:
 
 @router.get("/queue")
 def queue_list(request: Request, user: Reader) -> Response:
+    return _queue(request, search="")
+
+
+@router.post("/queue/search")
+def queue_search(
+    request: Request, user: Reader, q: Annotated[str | None, Form(max_length=MAX_SEARCH)] = None
+) -> Response:
+    """A search by words (a sender's address, a subject) is posted, never put in the page's
+    address: it may be personal data, and addresses end up in histories and logs. It
+    changes nothing; the filters that are not personal (reason, agency, case) stay in the
+    address so that they can be bookmarked."""
+    return _queue(request, search=(q or "").strip()[:MAX_SEARCH])
+
+
+def _queue(request: Request, *, search: str) -> Response:
     services = get_services(request)
     known_agencies = {a.id for a in services.forms.agencies.agencies}
     reason = query_text(request, "reason", 40)
@@ -150,7 +165,6 @@ def queue_list(request: Request, user: Reader) -> Response:
     agency = query_text(request, "agency", 40)
     agency = agency if agency in known_agencies else ""
     case = query_text(request, "case", MAX_REFERENCE).upper()
-    search = query_text(request, "q", MAX_SEARCH)
     sort = query_text(request, "sort", 10)
     sort = sort if sort in SORTS else "oldest"
     size = services.settings.page_size
@@ -170,7 +184,9 @@ def queue_list(request: Request, user: Reader) -> Response:
     chosen = {"reason": reason, "agency": agency, "case": case, "q": search, "sort": sort}
 
     def with_reason(value: str) -> str:
-        query = {k: v for k, v in chosen.items() if v and k != "reason" and not (k == "sort" and v == "oldest")}
+        query = {
+            k: v for k, v in chosen.items() if v and k not in ("reason", "q") and not (k == "sort" and v == "oldest")
+        }
         if value:
             query["reason"] = value
         return "/queue" + ("?" + urlencode(query) if query else "")
@@ -197,6 +213,7 @@ def queue_list(request: Request, user: Reader) -> Response:
         {
             "rows": rows,
             "paging": paging,
+            "filter_query": urlencode({k: v for k, v in chosen.items() if v and k != "q"}),
             "counts": counts,
             "all_reasons_href": with_reason(""),
             "all_reasons_count": sum(found.counts_by_reason.values()),
