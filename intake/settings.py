@@ -123,6 +123,8 @@ class WebSettings(_Section):
     serve_with_daemon: bool = True
     #: created when no user exists yet; its one-time password is printed once to the terminal
     first_admin: str = "admin@localhost"
+    #: in development mode, also a business unit account to work the queue with
+    first_business_unit: str | None = "caseworker@localhost"
 
 
 class Settings(BaseModel):

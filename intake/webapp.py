@@ -88,21 +88,23 @@ def announce_first_admin(service: Service, *, out: TextIO | None = None) -> bool
                 log.warning("no web user exists: create one with `intake users add EMAIL --role admin`")
         return False
     _, clock = _blobs_and_clock(service)
-    email = service.settings.web.first_admin
+    web = service.settings.web
+    wanted = [(web.first_admin, "admin", "administrator (users and the audit trail)")]
+    if service.settings.service.mode == "development" and web.first_business_unit:
+        wanted.append((web.first_business_unit, "business_unit", "business unit account (the queue and cases)"))
+    made = []
     with UnitOfWork(service.engine) as uow:
         if uow.accounts.count_users() > 0:
             return False
-        user, secret = add_user(
-            uow, default_password_hasher(), email=email, role="admin", password=None, actor="intake", now=clock.now()
-        )
+        hasher = default_password_hasher()
+        for email, role, what in wanted:
+            user, secret = add_user(uow, hasher, email=email, role=role, password=None, actor="intake", now=clock.now())
+            made.append((what, user.email, secret))
         uow.commit()
-    print(
-        f"\nThe web app's first administrator is {user.email}.\n"
-        f"One-time password (shown only this once): {secret}\n"
-        f"Sign in at {base_url(service.settings)}/sign-in and choose a new password.\n",
-        file=stream,
-        flush=True,
-    )
+    lines = [f"\nSign in at {base_url(service.settings)}/sign-in and choose a new password:"]
+    for what, email, secret in made:
+        lines.append(f"  the first {what}: {email}  one-time password (shown only this once): {secret}")
+    print("\n".join(lines) + "\n", file=stream, flush=True)
     return True
 
 

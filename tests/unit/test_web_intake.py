@@ -141,6 +141,9 @@ def test_the_first_admin_is_made_once_and_its_password_printed_once(tmp_path):
         password = ONE_TIME.search(shown.getvalue())
         assert password is not None
         assert "admin@localhost" in shown.getvalue()
+        # in development mode a business unit account comes with it, to work the queue
+        assert 2 == len(ONE_TIME.findall(shown.getvalue()))
+        assert "caseworker@localhost" in shown.getvalue()
         client = TestClient(app, base_url="https://testserver", follow_redirects=False)
         page = client.get("/sign-in")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
