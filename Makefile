@@ -22,7 +22,8 @@ $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 
 run: install
 	$(BIN)/intake templates build $(DATA)/templates
-	@echo "The daemon polls the Maildir inbox $(DATA)/mail and writes replies to $(DATA)/outbox."
+	@echo "The daemon polls the Maildir inbox $(DATA)/mail and writes replies to $(DATA)/outbox;"
+	@echo "the web app is on http://127.0.0.1:8000 (first start: one-time passwords printed below)."
 	@echo "In another terminal: make examples   (drops example agency emails into the inbox)"
 	$(BIN)/intake run
 
