@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -164,15 +164,16 @@ def decode(
         walk.note(TOO_MANY_PARTS)
     else:
         headers_only = False
-    msg = _parse(_header_block(raw[: limits.max_bytes]) if headers_only else raw)
+    parsing = _policy()
+    msg = _parse(_header_block(raw[: limits.max_bytes]) if headers_only else raw, parsing)
     if msg is None and not headers_only:  # the parser is lenient; this is a last resort
         walk.note(UNREADABLE)
         headers_only = True
-        msg = _parse(_header_block(raw))
+        msg = _parse(_header_block(raw), parsing)
     if msg is None:
         return InboundMessage(message_id=None, sender=None, problems=(*walk.problems, UNREADABLE))
 
-    headers = _headers(msg, walk)
+    headers = _headers(msg, walk, parsing)
     sender, sender_name = _from(msg, walk)
     reply_to = _first_address(msg, "reply-to")
     subject = _clean_text(headers.get("subject", ""))
@@ -239,7 +240,7 @@ def _unfold(value: str) -> str:
     return re.sub(r"\r?\n[ \t]+", " ", value).strip()
 
 
-def _headers(msg: Message, walk: _Walk) -> dict[str, str]:
+def _headers(msg: Message, walk: _Walk, parsing: policy.EmailPolicy[Any] = policy.default) -> dict[str, str]:
     """Lower-cased names -> the first value, decoded (encoded-words) where possible."""
     found: dict[str, str] = {}
     for name, raw in _raw_items(msg)[: walk.limits.max_headers]:
@@ -247,7 +248,7 @@ def _headers(msg: Message, walk: _Walk) -> dict[str, str]:
         if key in found:
             continue
         try:
-            value = str(policy.default.header_fetch_parse(name, raw))
+            value = str(parsing.header_fetch_parse(name, raw))
         except Exception:
             walk.note(BAD_HEADERS)
             value = _unfold(raw)
@@ -434,9 +435,31 @@ def _base64_message(part: Message, inner: Message) -> Message:
     return _parse(data) or inner
 
 
-def _parse(data: bytes) -> Message | None:
+class _HeaderCache(HeaderRegistry):
+    """policy.default's header factory, each (name, value) parsed once per message: the parser
+    and the walk ask for the same Content-Type several times, and the header objects are
+    immutable. One per decode (not shared between threads)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[tuple[str, str], BaseHeader] = {}
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        key = (name, value)
+        found = self._made.get(key)
+        if found is None:
+            found = self._made[key] = super().__call__(name, value)
+        return found
+
+
+def _policy() -> policy.EmailPolicy[Any]:
+    return policy.default.clone(header_factory=_HeaderCache())
+
+
+def _parse(data: bytes, parsing: policy.EmailPolicy[Any] | None = None) -> Message | None:
     try:
-        return BytesParser(policy=policy.default).parsebytes(data)
+        parsed: Message = BytesParser(policy=parsing or _policy()).parsebytes(data)
+        return parsed
     except Exception:
         return None
 

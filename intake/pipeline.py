@@ -15,12 +15,15 @@ names the steps (``STEPS``) and can stop the process at any of them (INTAKE_CRAS
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
+import queue
 import signal
 import socket
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -176,15 +179,11 @@ class Pipeline:
                 return report
             known = uow.messages.known_uids(mailbox.name, mailbox.folder, state.uidvalidity)
         new = [uid for uid in mailbox.uids() if uid not in known]
-        batch: list[FetchedMessage] = []
-        for fetched in mailbox.fetch(new):
-            report.fetched += 1
-            self._crash.at("fetched")
-            batch.append(fetched)
-            if len(batch) >= RECORD_BATCH:
-                self._record_into(batch, report)
-                batch = []
-        self._record_into(batch, report)
+        for batch in _fetched_batches(mailbox, new, RECORD_BATCH):
+            for _ in batch:
+                report.fetched += 1
+                self._crash.at("fetched")
+            self._record_into(batch, report)
         with self.uow() as uow:
             uow.mailboxes.save(mailbox.name, mailbox.folder, state, self._clock.now())
             uow.commit()
@@ -205,74 +204,121 @@ class Pipeline:
     def record_many(self, batch: Sequence[FetchedMessage]) -> list[bool]:
         """``record`` for a fetch batch, with one durable blob write and one commit: every
         original is in the blob store (fsynced) before the ledger rows are committed, and the
-        rows are committed before anything else happens to any of these messages."""
+        rows are committed before anything else happens to any of these messages. The blob
+        writes run in a thread while the rows are inserted (not committed) in the database."""
         if not batch:
             return []
         raws = [fetched.raw for fetched in batch]
-        put_many = getattr(self._blobs, "put_many", None)
-        digests = put_many(raws) if put_many is not None else [self._blobs.put(raw) for raw in raws]
-        for _ in batch:
-            self._crash.at("blob-stored")
-        try:
-            outcomes = self._ledger_rows(batch, raws, digests)
-        except AlreadyRecorded:  # another poller took some of these keys: one at a time
-            outcomes = [self._ledger_rows([f], [r], [d])[0] for f, r, d in zip(batch, raws, digests, strict=True)]
+        sums = [hashlib.sha256(raw).hexdigest() for raw in raws]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-blobs") as pool:
+            stored = pool.submit(self._store_originals, raws)
+            reached: list[bool] = []
+
+            def durable() -> list[str]:
+                digests = stored.result()  # raises what the blob store raised: nothing is committed
+                if not reached:
+                    reached.append(True)
+                    for _ in batch:
+                        self._crash.at("blob-stored")
+                return digests
+
+            try:
+                outcomes = self._ledger_rows(batch, raws, sums, durable)
+            except AlreadyRecorded:  # another poller took some of these keys: one at a time
+                digests = durable()
+                outcomes = [
+                    self._ledger_rows([batch[i]], [raws[i]], [sums[i]], functools.partial(list, [digests[i]]))[0]
+                    for i in range(len(batch))
+                ]
+            # (leaving the pool waits for the blob writes, whatever the database did)
         for _ in batch:
             self._crash.at("recorded")
         return outcomes
 
-    def _ledger_rows(self, batch: Sequence[FetchedMessage], raws: list[bytes], digests: list[str]) -> list[bool]:
-        """The batch's ledger rows and audit entries, committed together (a few round trips)."""
+    def _store_originals(self, raws: list[bytes]) -> list[str]:
+        put_many = getattr(self._blobs, "put_many", None)
+        return list(put_many(raws)) if put_many is not None else [self._blobs.put(raw) for raw in raws]
+
+    def _ledger_rows(
+        self,
+        batch: Sequence[FetchedMessage],
+        raws: list[bytes],
+        sums: list[str],
+        durable: Callable[[], list[str]],
+    ) -> list[bool]:
+        """The batch's ledger rows and audit entries, committed together (a few round trips),
+        after ``durable()`` says the originals are in the blob store (its digests)."""
         now = self._clock.now()
+        heads = [_headers(raw) for raw in raws]
         with self.uow() as uow:
             known = uow.messages.recorded_keys([f.key for f in batch])
-            heads = [_headers(raw) for raw in raws]
-            sums = [hashlib.sha256(raw).hexdigest() for raw in raws]
             wanted = [i for i, f in enumerate(batch) if f.key not in known]
-            earlier = uow.messages.duplicate_candidates(
-                [sums[i] for i in wanted], [m for i in wanted if (m := heads[i].get("message-id"))]
+            earlier = (
+                uow.messages.duplicate_candidates(
+                    [sums[i] for i in wanted], [m for i in wanted if (m := heads[i].get("message-id"))]
+                )
+                if wanted
+                else []
             )
+            # the first copy of each digest / (Message-ID, sender): an earlier row's id, or
+            # ("batch", n) for the n-th row of this batch (its id is known after the insert)
             by_sum: dict[str, Any] = {}
             by_id: dict[tuple[str, str], Any] = {}
-
-            def remember(row: Any) -> None:
-                by_sum.setdefault(row.sha256, row)
-                if row.message_id and row.sender:
-                    by_id.setdefault((row.message_id, row.sender), row)
-
             for row in earlier:
-                remember(row)
-            rows: list[tuple[Any, Any]] = []
-            for i in wanted:
+                by_sum.setdefault(row.sha256, row.id)
+                if row.message_id and row.sender:
+                    by_id.setdefault((row.message_id, row.sender), row.id)
+            values: list[dict[str, Any]] = []
+            firsts: list[Any] = []
+            for n, i in enumerate(wanted):
                 fetched, head = batch[i], heads[i]
-                row = uow.messages.new_row(
-                    fetched.key,
-                    message_id=head.get("message-id"),
-                    sha256=sums[i],
-                    blob=digests[i],
-                    sender=head.get("from-address"),
-                    subject=head.get("subject", ""),
-                    received_at=fetched.internal_date or now,
-                    now=now,
-                )
-                first = by_sum.get(row.sha256)
-                if first is None and row.message_id and row.sender:
-                    first = by_id.get((row.message_id, row.sender))
-                rows.append((row, first))
+                message_id, sender = head.get("message-id"), head.get("from-address")
+                first = by_sum.get(sums[i])
+                if first is None and message_id and sender:
+                    first = by_id.get((message_id, sender))
+                firsts.append(first)
                 if first is None:
-                    remember(row)
-            uow.messages.add_all([row for row, _ in rows])
-            for row, first in rows:
-                if first is not None:
-                    row.state = "duplicate"
-                    row.duplicate_of = first.id
-                    row.destination = "processed"
-                    uow.audit.record("intake", "message.duplicate", "message", row.id, {"of": first.id}, at=now)
-                else:
-                    uow.audit.record("intake", "message.recorded", "message", row.id, None, at=now)
+                    by_sum.setdefault(sums[i], ("batch", n))
+                    if message_id and sender:
+                        by_id.setdefault((message_id, sender), ("batch", n))
+                values.append(
+                    {
+                        "mailbox": fetched.key.mailbox,
+                        "folder": fetched.key.folder,
+                        "uidvalidity": fetched.key.uidvalidity,
+                        "uid": fetched.key.uid,
+                        "message_id": message_id,
+                        "sha256": sums[i],
+                        "blob": sums[i],  # the store's digest is the SHA-256 of the plaintext (checked below)
+                        "sender": sender,
+                        "subject": head.get("subject", ""),
+                        "received_at": fetched.internal_date or now,
+                    }
+                )
+            ids = uow.messages.insert_recorded(values, now)
+            duplicates = [
+                (ids[n], ids[first[1]] if isinstance(first, tuple) else first)
+                for n, first in enumerate(firsts)
+                if first is not None
+            ]
+            uow.messages.mark_duplicates(duplicates)
+            of = dict(duplicates)
+            uow.audit.record_many(
+                [
+                    ("intake", "message.duplicate", "message", row, {"of": of[row]})
+                    if row in of
+                    else ("intake", "message.recorded", "message", row, None)
+                    for row in ids
+                ],
+                at=now,
+            )
+            digests = durable()  # the inserts went in while the blob writes finished
+            changed = [{"row_id": ids[n], "blob": digests[i]} for n, i in enumerate(wanted) if digests[i] != sums[i]]
+            if changed:  # a blob store that names blobs otherwise
+                uow.messages.set_blobs(changed)
             uow.commit()
         outcomes = dict.fromkeys(range(len(batch)), False)
-        for i, (_, first) in zip(wanted, rows, strict=True):
+        for i, first in zip(wanted, firsts, strict=True):
             outcomes[i] = first is None
         return [outcomes[i] for i in range(len(batch))]
 
@@ -626,6 +672,57 @@ class Pipeline:
             uow.commit()
 
 
+_DONE = object()
+
+
+def _fetched_batches(mailbox: Mailbox, uids: Sequence[int], size: int) -> Iterator[list[FetchedMessage]]:
+    """``mailbox.fetch(uids)`` in batches of ``size``, fetched in a thread one batch ahead, so
+    the server's next batch arrives while this one is being recorded. The thread has stopped
+    when this generator ends (a fetch error is raised here, after the batches before it)."""
+    if not uids:
+        return
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fetch() -> None:
+        try:
+            batch: list[FetchedMessage] = []
+            for fetched in mailbox.fetch(uids):
+                batch.append(fetched)
+                if len(batch) >= size:
+                    if not offer(batch):
+                        return
+                    batch = []
+            if batch and not offer(batch):
+                return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+
+    thread = threading.Thread(target=fetch, name="intake-fetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _alive(pid: int) -> bool:
     """Whether a process with this id exists on this machine."""
     try:
@@ -671,13 +768,15 @@ def _local_date(when: dt.datetime) -> dt.date:
 
 def _headers(raw: bytes) -> dict[str, str]:
     """The few header values the ledger keeps, read without decoding the whole message."""
-    from email import message_from_bytes, policy
+    from email import policy
+    from email.parser import BytesParser
     from email.utils import parseaddr
 
     head_end = raw.find(b"\r\n\r\n")
     if head_end < 0:
         head_end = raw.find(b"\n\n")
-    msg = message_from_bytes(raw[: head_end + 4] if head_end >= 0 else raw, policy=policy.compat32)
+    block = raw[: head_end + 4] if head_end >= 0 else raw
+    msg = BytesParser(policy=policy.compat32).parsebytes(block, headersonly=True)
     found: dict[str, str] = {}
     mid = msg.get("Message-ID")
     if mid:

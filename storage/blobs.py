@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
 import re
@@ -51,18 +50,22 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _make_dirs(directory: Path, root: Path) -> set[Path]:
-    """Create ``directory`` (under ``root``); returns the parents whose entries changed (to fsync)."""
-    missing: list[Path] = []
-    current = directory
-    while not current.exists() and current != root:
-        missing.append(current)
-        current = current.parent
-    changed: set[Path] = set()
-    for path in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o700)
-        changed.add(path.parent)
-    return changed
+    """Create ``directory`` (under ``root``); returns the parents whose entries changed (to fsync).
+    One system call when it exists already (the common case once a store has filled)."""
+    if directory == root:
+        return set()
+    try:
+        directory.mkdir(mode=0o700)
+    except FileExistsError:
+        return set()
+    except FileNotFoundError:
+        changed = _make_dirs(directory.parent, root)
+        try:
+            directory.mkdir(mode=0o700)
+        except FileExistsError:
+            return changed
+        return changed | {directory.parent}
+    return {directory.parent}
 
 
 _T = TypeVar("_T")
@@ -101,41 +104,48 @@ class EncryptedBlobStore:
         return self.put_many([data])[0]
 
     def put_many(self, items: Sequence[bytes]) -> list[str]:
-        """Store every item (durably, once this returns); their digests, in order."""
+        """Store every item (durably, once this returns); their digests, in order. Each new
+        blob is sealed, written and fsynced in a thread of its own (the journal commits
+        concurrent fsyncs together), then renamed into place; the directories touched are
+        fsynced once for the batch."""
         digests = [hashlib.sha256(data).hexdigest() for data in items]
-        todo: dict[str, bytes] = {}
-        for digest, data in zip(digests, items, strict=True):
-            if digest not in todo and not self.path(digest).exists():
-                todo[digest] = data
-        if not todo:
-            return digests
-        changed: set[Path] = set()
-        for digest in todo:
-            changed |= _make_dirs(self.path(digest).parent, self.directory)
-        written: list[tuple[int, Path, Path]] = []
-        try:
-            for digest, data in todo.items():
-                target = self.path(digest)
-                nonce = os.urandom(NONCE_BYTES)
-                sealed = FORMAT + nonce + self._aead.encrypt(nonce, data, digest.encode("ascii"))
-                fd, temp_name = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-                written.append((fd, Path(temp_name), target))
+        todo = dict(zip(digests, items, strict=True))
+        written: list[tuple[Path, Path, set[Path]] | None] = [None] * len(todo)
+
+        def write(job: tuple[int, tuple[str, bytes]]) -> None:
+            n, (digest, data) = job
+            target = self.path(digest)
+            made = _make_dirs(target.parent, self.directory)
+            if not made and target.exists():
+                return
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = FORMAT + nonce + self._aead.encrypt(nonce, data, digest.encode("ascii"))
+            temp = target.parent / f".tmp-{digest[:8]}-{os.getpid()}-{os.urandom(6).hex()}"
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                written[n] = (temp, target, made)
                 view = memoryview(sealed)
                 while view:
                     view = view[os.write(fd, view) :]
-            _each(os.fsync, [fd for fd, _, _ in written])
-            for _, temp, target in written:
-                temp.replace(target)
-                changed.add(target.parent)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        changed: set[Path] = set()
+        try:
+            _each(write, list(enumerate(todo.items())))
+            for entry in written:
+                if entry is not None:
+                    temp, target, made = entry
+                    temp.replace(target)
+                    changed |= made | {target.parent}
         except BaseException:
-            for _, temp, _ in written:
-                temp.unlink(missing_ok=True)
+            for entry in written:
+                if entry is not None:
+                    entry[0].unlink(missing_ok=True)
             raise
-        finally:
-            for fd, _, _ in written:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        _each(_fsync_dir, sorted(changed))
+        # deepest first: a new file's directory, then the directories made for it
+        _each(_fsync_dir, sorted(changed, key=lambda p: (-len(p.parts), p)))
         return digests
 
     def get(self, digest: str) -> bytes:

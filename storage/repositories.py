@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, or_, update
+from sqlalchemy import bindparam, delete, func, insert, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -177,6 +177,54 @@ class MessageRepository(_Repository):
         except IntegrityError as exc:
             self.session.rollback()
             raise AlreadyRecorded("a message of the batch is already recorded") from exc
+
+    def insert_recorded(self, rows: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
+        """New ledger rows from plain values (the keys of ``new_row``: mailbox, folder,
+        uidvalidity, uid, message_id, sha256, blob, sender, subject, received_at, and
+        optionally state / destination), inserted in one statement without building ORM
+        objects; their ids, in order. A taken key raises AlreadyRecorded after the whole unit
+        of work is rolled back."""
+        if not rows:
+            return []
+        values = [
+            {
+                "state": "pending",
+                "destination": None,
+                "reply_state": "none",
+                "moved": False,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+                **row,
+            }
+            for row in rows
+        ]
+        statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
+        try:
+            ids = [int(found) for found in self.session.execute(statement, values).scalars().all()]
+        except IntegrityError as exc:
+            self.session.rollback()
+            raise AlreadyRecorded("a message of the batch is already recorded") from exc
+        return ids
+
+    def mark_duplicates(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """(id, id of the first copy): each a duplicate, bound for Processed (one statement)."""
+        if not pairs:
+            return
+        table: Any = Message.__table__  # type: ignore[attr-defined]
+        self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values(state="duplicate", duplicate_of=bindparam("first_id"), destination="processed"),
+            [{"row_id": row, "first_id": first} for row, first in pairs],
+        )
+
+    def set_blobs(self, changes: Sequence[dict[str, Any]]) -> None:
+        """{"row_id", "blob"}: each row's blob digest (one statement)."""
+        table: Any = Message.__table__  # type: ignore[attr-defined]
+        self.session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(blob=bindparam("blob")), list(changes)
+        )
 
     def known_uids(self, mailbox: str, folder: str, uidvalidity: int) -> set[int]:
         return set(
@@ -718,6 +766,25 @@ class AuditLog(_Repository):
         )
         self.session.add(entry)  # written with the unit of work's next flush (batched with others)
         return entry
+
+    def record_many(
+        self, entries: Iterable[tuple[str, str, str, str | int | None, dict[str, Any] | None]], at: dt.datetime
+    ) -> None:
+        """(actor, action, entity, entity_id, detail) entries at ``at``, in one statement
+        (no ORM objects: for the ledger's batches)."""
+        values = [
+            {
+                "at": at,
+                "actor": actor,
+                "action": action,
+                "entity": entity,
+                "entity_id": None if entity_id is None else str(entity_id),
+                "detail": detail,
+            }
+            for actor, action, entity, entity_id, detail in entries
+        ]
+        if values:
+            self.session.execute(insert(AuditEntry), values)
 
     def list(
         self, entity: str | None = None, entity_id: str | int | None = None, limit: int | None = None
