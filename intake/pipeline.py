@@ -789,7 +789,8 @@ def _headers(raw: bytes) -> dict[str, str]:
         from email.header import decode_header, make_header
 
         try:
-            found["subject"] = str(make_header(decode_header(str(subject))))[:500]
+            # unfolded: a long subject arrives over several header lines
+            found["subject"] = " ".join(str(make_header(decode_header(str(subject)))).split())[:500]
         except (ValueError, LookupError):
             found["subject"] = ""
     return found
