@@ -397,10 +397,12 @@ def browser() -> Iterator[Browser]:
 
 
 def save_screenshot(page: Page, name: str) -> Path:
-    """The page as a PNG in tests/artifacts/ (every run), copied to docs/screenshots/."""
+    """The page as a PNG in tests/artifacts/ (every run); copied to docs/screenshots/ for the
+    README only when UPDATE_SCREENSHOTS=1 (the pages show the time: every run differs)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
     return path
