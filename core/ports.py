@@ -1,9 +1,9 @@
 """The ports: what the inside asks of the outside. Adapters live in intake/ and storage/.
 
-    Mailbox        -> intake.mailboxes.ImapMailbox, MaildirMailbox, (tests) FakeMailbox
-    ReplyTransport -> intake.outbox.SmtpTransport, MaildirTransport
-    BlobStore      -> storage.blobs.EncryptedBlobStore
-    Clock          -> SystemClock, (tests) FixedClock
+Mailbox        -> intake.mailboxes.ImapMailbox, MaildirMailbox, (tests) FakeMailbox
+ReplyTransport -> intake.outbox.SmtpTransport, MaildirTransport
+BlobStore      -> storage.blobs.EncryptedBlobStore
+Clock          -> SystemClock, (tests) FixedClock
 """
 
 from __future__ import annotations
