@@ -30,6 +30,7 @@ from typing import Any
 
 from lxml import etree
 
+from core.model import Value
 from core.settings import FormsContext
 from intake.checking import DocumentChecker
 from intake.settings import Settings
@@ -80,7 +81,7 @@ def typical_word_form(ctx: FormsContext) -> bytes:
     for field_id in narrative:
         values[field_id] = (NARRATIVE * (words_each // sentence_words + 1)).strip()
     # five actions and eight glossary entries: with the scalar fields, about 60 fields
-    values["immediate_actions"] = [
+    actions: list[dict[str, Value]] = [
         {
             "action": f"Action {i}: review how earlier attendances are shared",
             "owner": "Named Nurse",
@@ -88,7 +89,8 @@ def typical_word_form(ctx: FormsContext) -> bytes:
         }
         for i in range(1, 6)
     ]
-    values["glossary"] = [
+    values["immediate_actions"] = actions
+    glossary: list[dict[str, Value]] = [
         {"abbreviation": a, "meaning": m}
         for a, m in [
             ("ED", "Emergency department"),
@@ -101,6 +103,7 @@ def typical_word_form(ctx: FormsContext) -> bytes:
             ("FSW", "Family support worker"),
         ]
     ]
+    values["glossary"] = glossary
     return fill(form, values)
 
 

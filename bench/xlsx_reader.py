@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import io
 import re
 import statistics
@@ -158,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             read_xlsx(data, "c.xlsx", ctx)  # warm
             timings: dict[str, list[float]] = {"floor": [], "calamine": [], "read": [], "read+check": []}
             for _ in range(args.repeat):  # interleaved: every subject sees the same machine
-                timings["floor"].append(median_time(lambda d=data: floor(d), 1))
-                timings["calamine"].append(median_time(lambda d=data: calamine_only(d), 1))
-                timings["read"].append(median_time(lambda d=data: read_xlsx(d, "c.xlsx", ctx), 1))
+                timings["floor"].append(median_time(functools.partial(floor, data), 1))
+                timings["calamine"].append(median_time(functools.partial(calamine_only, data), 1))
+                timings["read"].append(median_time(functools.partial(read_xlsx, data, "c.xlsx", ctx), 1))
                 start = time.perf_counter()
                 doc = read_xlsx(data, "c.xlsx", ctx)
                 check(doc, CheckContext(forms=ctx, received=RECEIVED))
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             med = {k: statistics.median(v) for k, v in timings.items()}
             doc = read_xlsx(data, "c.xlsx", ctx)
             assert len(doc.rows) == n, (len(doc.rows), n)
-            validate = median_time(lambda rows=doc.rows: adapter.validate_python(rows), 3)
+            validate = median_time(functools.partial(adapter.validate_python, doc.rows), 3)
             per_row[(kind, n)] = med["read"] / n
             print(f"{n:>6} rows, {kind} ({len(data) // 1024} KB):")
             for k in ("floor", "calamine", "read", "read+check"):

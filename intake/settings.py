@@ -196,7 +196,7 @@ PLACEHOLDER_SECRETS = frozenset({"changeme", "change-me", "password", "secret", 
 
 
 def settings_from_dict(
-    data: dict[str, object], *, source: str = "config", environ: Mapping[str, str] | None = None
+    data: Mapping[str, object], *, source: str = "config", environ: Mapping[str, str] | None = None
 ) -> Settings:
     env = os.environ if environ is None else environ
     in_file = {name for name in SECRET_ENV if _has_password(data.get(name))}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -39,7 +40,7 @@ def reader() -> EventsReader:
     return EventsReader(chronology(), fixture_context())
 
 
-def read(header: list[object], rows: list[list[object]], first_row: int = 2) -> EventsReader:
+def read(header: Sequence[object], rows: Sequence[Sequence[object]], first_row: int = 2) -> EventsReader:
     r = reader()
     assert r.map_header(header) is not None
     for offset, cells in enumerate(rows):
