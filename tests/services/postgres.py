@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import services
+
 START_ATTEMPTS = 3
 STOP_TIMEOUT_S = 10.0
 
@@ -245,9 +247,7 @@ def start_cluster(*, durable: bool = False) -> PostgresCluster:
 
 def unavailable(reason: str) -> None:
     """A missing server fails the run in CI and skips (with the reason) elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is required in CI: {reason}")
-    pytest.skip(f"PostgreSQL is not available: {reason}")
+    services.unavailable("PostgreSQL", reason)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import shutil
 import socket
 import ssl
@@ -40,6 +39,8 @@ from typing import Any, Literal
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
+
+from tests.services import unavailable
 
 Tls = Literal["none", "starttls", "ssl"]
 
@@ -252,9 +253,7 @@ class SmtpSink:
 
 def _unavailable(reason: str) -> None:
     """A missing tool fails the run in CI and skips (with the reason) elsewhere."""
-    if os.environ.get("CI"):
-        pytest.fail(f"openssl is required in CI: {reason}")
-    pytest.skip(f"openssl is not available: {reason}")
+    unavailable("openssl", reason)
 
 
 @pytest.fixture(scope="session")
