@@ -1,6 +1,6 @@
 """Originals at rest: a content-addressed store encrypted with AES-256-GCM.
 
-A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/ab/cd/<digest>``. The
+A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/ab/<digest>``. The
 file holds a format tag, a random 12-byte nonce and the ciphertext with its tag; the digest is
 the associated data, so a file copied under another name fails to decrypt. A write goes to a
 temporary file in the same directory, is fsynced, renamed into place (os.replace) and the
@@ -98,7 +98,9 @@ class EncryptedBlobStore:
     def path(self, digest: str) -> Path:
         if not _DIGEST.fullmatch(digest):
             raise ValueError("a blob digest is 64 lower-case hex digits")
-        return self.directory / digest[:2] / digest[2:4] / digest
+        # one level of 256 folders: a store of a million blobs holds ~4,000 a folder, and a
+        # batch of new blobs creates (and fsyncs) at most 256 folders instead of two a blob
+        return self.directory / digest[:2] / digest
 
     def put(self, data: bytes) -> str:
         return self.put_many([data])[0]

@@ -29,9 +29,9 @@ def test_a_blob_comes_back_byte_for_byte_under_its_sha256(store):
     assert store.exists(digest)
 
 
-def test_a_blob_is_kept_encrypted_under_a_two_level_path(store):
+def test_a_blob_is_kept_encrypted_in_the_folder_of_its_first_two_hex_digits(store):
     digest = store.put(ORIGINAL)
-    path = store.directory / digest[:2] / digest[2:4] / digest
+    path = store.directory / digest[:2] / digest
     assert path.is_file()
     assert b"Ada Example" not in path.read_bytes()
     assert b"police" not in path.read_bytes()
