@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +39,7 @@ from intake.settings import Settings
 from storage.blobs import EncryptedBlobStore, ensure_key_file, load_key
 from storage.db import make_engine, migrate, sqlite_url
 from storage.locks import mailbox_lock
+from storage.uow import UnitOfWork
 
 log = logging.getLogger("intake.service")
 KEY_ENV = "INTAKE_STORAGE_KEY"
@@ -182,13 +184,36 @@ class Service:
             return
         self._backoff.pop(name, None)
 
-    def cycle(self) -> CycleReport:
+    def cycle(self, *, settle_s: float = 10.0) -> CycleReport:
         report = CycleReport()
         for mailbox in self.mailboxes:
             self.poll_mailbox(mailbox, report)
         self.pipeline.process_pending(report)
+        for mailbox in self.mailboxes:
+            self.settle_mailbox(mailbox, report, wait_s=settle_s)
         self.pipeline.send_replies(self.transport, report)
         return report
+
+    def settle_mailbox(self, mailbox: Mailbox, report: CycleReport, *, wait_s: float) -> None:
+        """Move what this process finished while another held the mailbox's lock: wait (up to
+        ``wait_s``) for the lock, so that a cycle leaves nothing it processed in the inbox."""
+        deadline = time.monotonic() + wait_s
+        try:
+            with UnitOfWork(self.engine) as uow:
+                if not uow.messages.unacknowledged(mailbox.name, mailbox.folder):
+                    return
+            while True:
+                with mailbox_lock(self.engine, f"mailbox:{mailbox.name}", self.lock_dir) as held:
+                    if held:
+                        self.pipeline.acknowledge(mailbox, report)
+                        return
+                if time.monotonic() >= deadline:
+                    return  # the lock holder, or the next cycle, moves them
+                time.sleep(0.2)
+        except OperationalError:
+            report.failures.append(f"mailbox {mailbox.name}: database unavailable")
+        except (MailboxUnavailable, MailboxRefused):
+            report.failures.append(f"mailbox {mailbox.name}: unavailable")
 
     def close(self) -> None:
         for mailbox in self.mailboxes:
