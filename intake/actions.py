@@ -41,6 +41,7 @@ own Message-ID and outbox row (keyed by the item).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -56,8 +57,8 @@ from sqlalchemy.exc import OperationalError
 
 from core.cases import KIND_OF_REFERRAL, CaseKind, CaseSummary, DocumentStatus, ExceptionReason, ReplyDraft
 from core.errors import IntakeError
-from core.model import CaseFacts, CheckedDocument, Severity
 from core.model import Finding as FindingValue
+from core.model import Severity
 from core.ports import BlobStore, Clock
 from core.settings import FormsContext
 from intake.checking import DocumentChecker, case_findings
@@ -397,7 +398,7 @@ class QueueActions:
                 screening,
                 read,
                 _Cases(uow),
-                case_check=self._case_check,
+                case_check=functools.partial(case_findings, ctx=self._forms),
                 find_references=lambda text: find_case_references(text, self._prefix),
                 aware=received,
                 agency_of_text=self._forms.agencies.match,
@@ -642,14 +643,6 @@ class QueueActions:
     def _title(self, doc: Document) -> str | None:
         form = self._forms.catalogue.find(doc.form, doc.version) if doc.form else None
         return form.form.title if form is not None else None
-
-    def _case_check(self, checked: CheckedDocument, case: CaseSummary) -> list[FindingValue]:
-        facts = CaseFacts(
-            reference=case.reference,
-            child_name=case.child_name,
-            child_dob=case.child_dob.isoformat() if case.child_dob else None,
-        )
-        return case_findings(checked.document, self._forms, facts)
 
     # -- replies ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from types import TracebackType
 
+from core.cases import CaseSummary
 from core.model import CaseFacts, CheckedDocument, Document, Finding, Rejection
 from core.settings import FormsContext
 from intake.settings import Settings
@@ -38,11 +39,17 @@ def _context(settings_json: str) -> FormsContext:
     return Settings.model_validate_json(settings_json).forms_context()
 
 
-def case_findings(document: Document, ctx: FormsContext, case: CaseFacts) -> list[Finding]:
-    """The findings about ``document`` that only the case it is filed to can show
-    (CASE-MISMATCH); run in the service process, after matching."""
-    context = CheckContext(forms=ctx, received=dt.date.max, case=case)
-    return [f for rule in CASE_RULES for f in rule.check(document, context)]
+def case_findings(checked: CheckedDocument, case: CaseSummary, ctx: FormsContext) -> list[Finding]:
+    """The findings about a read document that only the case it is filed to can show
+    (CASE-MISMATCH); run in the service process, after matching. The shape of
+    ``intake.filing.CaseCheck`` once ``ctx`` is bound."""
+    facts = CaseFacts(
+        reference=case.reference,
+        child_name=case.child_name,
+        child_dob=case.child_dob.isoformat() if case.child_dob else None,
+    )
+    context = CheckContext(forms=ctx, received=dt.date.max, case=facts)
+    return [f for rule in CASE_RULES for f in rule.check(checked.document, context)]
 
 
 def read_and_check(job: CheckJob) -> CheckedDocument:

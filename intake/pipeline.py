@@ -33,7 +33,6 @@ from sqlalchemy.exc import OperationalError
 
 from core.cases import CaseSummary, DocumentStatus, ExceptionReason, ReturnState
 from core.mail import FetchedMessage, InboundMessage, MessageKey, Screening
-from core.model import CaseFacts, CheckedDocument, Finding
 from core.ports import BlobStore, Clock, Mailbox, ReplyTransport
 from core.settings import FormsContext
 from intake.checking import DocumentChecker, case_findings
@@ -409,7 +408,7 @@ class Pipeline:
                 screening,
                 read,
                 _Cases(uow),
-                case_check=self._case_check,
+                case_check=functools.partial(case_findings, ctx=self._forms),
                 find_references=lambda text: find_case_references(text, self._forms.forms.case_reference_prefix),
                 aware=received,
                 agency_of_text=self._forms.agencies.match,
@@ -417,14 +416,6 @@ class Pipeline:
             self._apply(uow, row, inbound, read, decision, received)
             uow.commit()
         self._crash.at("processed")
-
-    def _case_check(self, checked: CheckedDocument, case: CaseSummary) -> list[Finding]:
-        facts = CaseFacts(
-            reference=case.reference,
-            child_name=case.child_name,
-            child_dob=case.child_dob.isoformat() if case.child_dob else None,
-        )
-        return case_findings(checked.document, self._forms, facts)
 
     def _apply(
         self,
