@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from intake.mailboxes.fake import FakeMailbox
+from intake.outbox import MaildirTransport
+from intake.service import Service
+from intake.settings import DatabaseSettings, ScreeningSettings, ServiceSettings, Settings
 from storage.db import make_engine, migrate, sqlite_url
+from tests.fixtures import mail
+from tests.fixtures.sample import FIXTURE_AGENCIES
 from tests.services.postgres import PostgresCluster, postgres, postgres_url  # noqa: F401  (fixtures)
 
 
@@ -60,3 +66,26 @@ def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
         yield engine
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def inbox() -> FakeMailbox:
+    """An in-memory mailbox for the service under test."""
+    return FakeMailbox()
+
+
+@pytest.fixture
+def service(database_url: str, tmp_path: Path, inbox: FakeMailbox) -> Iterator[Service]:
+    """The whole service on the test database: the in-memory inbox, a Maildir outbox in
+    tmp_path/outbox, the fixture agencies, the fixture mail's trusted authserv-id."""
+    settings = Settings(
+        service=ServiceSettings(data_dir=str(tmp_path / "var")),
+        database=DatabaseSettings(url=database_url),
+        screening=ScreeningSettings(trusted_authserv_ids=(mail.AUTHSERV_ID,)),
+        agencies=FIXTURE_AGENCIES.agencies,
+    )
+    built = Service.build(settings, mailboxes=[inbox], transport=MaildirTransport(tmp_path / "outbox"))
+    try:
+        yield built
+    finally:
+        built.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -16,39 +15,17 @@ from sqlmodel import select
 from core.cases import CaseKind
 from intake.actions import QueueActions
 from intake.mailboxes.fake import FakeMailbox
-from intake.outbox import MaildirTransport
 from intake.service import Service
-from intake.settings import DatabaseSettings, ScreeningSettings, ServiceSettings, Settings
 from storage.models import Document, ExceptionItem, Finding, OutboxItem
 from storage.uow import UnitOfWork
 from tests.fixtures import hostile, mail
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME, FIXTURE_AGENCIES
+from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
 from web.ports import Actor, Role
 
 RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 CLERK = Actor(user_id=7, email="morgan.clerk@partnership.example.org", role=Role.BUSINESS_UNIT)
 OTHER_REFERENCE = "SSCP-2025-021"
 UNKNOWN_REFERENCE = "SSCP-2025-099"
-
-
-@pytest.fixture
-def inbox() -> FakeMailbox:
-    return FakeMailbox()
-
-
-@pytest.fixture
-def service(database_url: str, tmp_path: Path, inbox: FakeMailbox) -> Iterator[Service]:
-    settings = Settings(
-        service=ServiceSettings(data_dir=str(tmp_path / "var")),
-        database=DatabaseSettings(url=database_url),
-        screening=ScreeningSettings(trusted_authserv_ids=(mail.AUTHSERV_ID,)),
-        agencies=FIXTURE_AGENCIES.agencies,
-    )
-    built = Service.build(settings, mailboxes=[inbox], transport=MaildirTransport(tmp_path / "outbox"))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture

@@ -5,43 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-from collections.abc import Iterator
 from email import policy
 from pathlib import Path
 
-import pytest
-
 from core.cases import CaseKind
 from intake.mailboxes.fake import FakeMailbox
-from intake.outbox import MaildirTransport
 from intake.service import Service
-from intake.settings import DatabaseSettings, ScreeningSettings, ServiceSettings, Settings
 from storage.uow import UnitOfWork
 from tests.fixtures import mail
 from tests.fixtures.filler import filled_document
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME, FIXTURE_AGENCIES
+from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
 
 RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def inbox() -> FakeMailbox:
-    return FakeMailbox()
-
-
-@pytest.fixture
-def service(database_url: str, tmp_path: Path, inbox: FakeMailbox) -> Iterator[Service]:
-    settings = Settings(
-        service=ServiceSettings(data_dir=str(tmp_path / "var")),
-        database=DatabaseSettings(url=database_url),
-        screening=ScreeningSettings(trusted_authserv_ids=(mail.AUTHSERV_ID,)),
-        agencies=FIXTURE_AGENCIES.agencies,
-    )
-    built = Service.build(settings, mailboxes=[inbox], transport=MaildirTransport(tmp_path / "outbox"))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def open_fixture_case(service: Service) -> None:

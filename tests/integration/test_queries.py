@@ -6,11 +6,8 @@ rows for paging and sorting are written through the repositories with known time
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, event
 
 from core.cases import ACTIONS, CaseKind, ExceptionReason
@@ -18,39 +15,17 @@ from core.catalogue import load_catalogue
 from core.mail import MessageKey
 from intake.actions import QueueActions
 from intake.mailboxes.fake import FakeMailbox
-from intake.outbox import MaildirTransport
 from intake.service import Service
-from intake.settings import DatabaseSettings, ScreeningSettings, ServiceSettings, Settings
 from storage import queries
 from storage.uow import UnitOfWork
 from tests.fixtures import mail
 from tests.fixtures.filler import filled_document
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME, FIXTURE_AGENCIES
+from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
 from web.ports import Actor, Role
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 CLERK = Actor(user_id=7, email="morgan.clerk@partnership.example.org", role=Role.BUSINESS_UNIT)
-
-
-@pytest.fixture
-def inbox() -> FakeMailbox:
-    return FakeMailbox()
-
-
-@pytest.fixture
-def service(database_url: str, tmp_path: Path, inbox: FakeMailbox) -> Iterator[Service]:
-    settings = Settings(
-        service=ServiceSettings(data_dir=str(tmp_path / "var")),
-        database=DatabaseSettings(url=database_url),
-        screening=ScreeningSettings(trusted_authserv_ids=(mail.AUTHSERV_ID,)),
-        agencies=FIXTURE_AGENCIES.agencies,
-    )
-    built = Service.build(settings, mailboxes=[inbox], transport=MaildirTransport(tmp_path / "outbox"))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def deliver(service: Service, inbox: FakeMailbox, *raws: bytes) -> None:
