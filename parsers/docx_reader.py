@@ -29,7 +29,7 @@ from lxml import etree
 from core.agencies import AgencyRegistry
 from core.catalogue import Column, FieldDef, FormDef
 from core.catalogue.schema import FieldType
-from core.model import Document, FieldValue, Location, ReadIssue, Rejection, Value
+from core.model import Document, FieldValue, Location, ReadIssue, Rejection, Value, new_field_value, new_location
 from core.settings import FormsContext
 from parsers.docx_layout import Cell, Layout, Para, Row, Table, extract
 from parsers.identify import IdentifiedBy, by_properties, identify, matcher_for
@@ -143,7 +143,7 @@ def _value_text(cell: Cell) -> str:
 
 
 def _cell_location(t: Table, r: Row, c: Cell) -> Location:
-    return Location.model_construct(kind="table", table=t.number, row=r.index, cell=c.index)
+    return new_location(kind="table", table=t.number, row=r.index, cell=c.index)
 
 
 def _references(layout: Layout, prefix: str, skip: set[int] | None = None) -> list[tuple[str, Location]]:
@@ -170,7 +170,7 @@ def _references(layout: Layout, prefix: str, skip: set[int] | None = None) -> li
     for b in layout.blocks:
         if isinstance(b, Para):
             if b.text and (refs := scan(b.text)):
-                note(refs, Location.model_construct(kind="paragraph", paragraph=b.number))
+                note(refs, new_location(kind="paragraph", paragraph=b.number))
         else:
             table(b)
     return list(seen.items())
@@ -245,22 +245,22 @@ class _Reader:
 
     def _control_location(self, c: Any) -> Location | None:
         if c.table is not None:
-            return Location.model_construct(kind="table", table=c.table, row=c.row, cell=c.cell)
+            return new_location(kind="table", table=c.table, row=c.row, cell=c.cell)
         if c.paragraph is not None:
-            return Location.model_construct(kind="paragraph", paragraph=c.paragraph)
+            return new_location(kind="paragraph", paragraph=c.paragraph)
         return None
 
     def add_ticked(self, field: FieldDef, ticked: list[str], where: Location | None, by_tag: bool) -> None:
         raw = "\n".join(ticked)
         if field.type == "checkboxes":
             text = "\n".join(f"☒ {t}" for t in ticked)
-            fv = self.coerce(field, text, where) if ticked else FieldValue.model_construct(value=None, location=where)
+            fv = self.coerce(field, text, where) if ticked else new_field_value(value=None, location=where)
             if ticked and fv.value is None and fv.problem is None:
-                fv = FieldValue.model_construct(value=[], location=where)
+                fv = new_field_value(value=[], location=where)
         elif not ticked:
-            fv = FieldValue.model_construct(value=None, location=where)
+            fv = new_field_value(value=None, location=where)
         elif len(ticked) > 1:
-            fv = FieldValue.model_construct(value=None, location=where, problem=MANY_TICKED)
+            fv = new_field_value(value=None, location=where, problem=MANY_TICKED)
         else:
             fv = self.coerce(field, ticked[0], where)
         self.found.setdefault(field.id, []).append(_Candidate(fv, raw, by_tag=by_tag))
@@ -268,7 +268,7 @@ class _Reader:
     # -- values ---------------------------------------------------------------------------
     def coerce(self, field: FieldDef, raw: str, where: Location | None) -> FieldValue:
         result = _coerce(field.type, raw.strip(), field.choices, self.ctx)
-        return FieldValue.model_construct(
+        return new_field_value(
             value=result.value, location=where, problem=result.problem, approximate=result.approximate
         )
 
@@ -285,7 +285,7 @@ class _Reader:
                 self.doc.fields[field_id] = candidates[0].value
                 continue
             if len(chosen) > 1 and len({_key(c) for c in chosen}) > 1:
-                self.doc.fields[field_id] = FieldValue.model_construct(
+                self.doc.fields[field_id] = new_field_value(
                     value=None, location=chosen[0].value.location, problem=TWICE
                 )
             else:
@@ -301,7 +301,7 @@ class _Reader:
             return
         if len(found) == 1:
             ref, where = found[0]
-            self.doc.fields["case_reference"] = FieldValue.model_construct(value=ref, location=where)
+            self.doc.fields["case_reference"] = new_field_value(value=ref, location=where)
 
     # -- paragraphs ---------------------------------------------------------------------------
     def paragraph(self, p: Para, where: Location | None = None) -> None:
@@ -310,7 +310,7 @@ class _Reader:
         if not text:
             return
         if where is None:
-            where = Location.model_construct(kind="paragraph", paragraph=p.number)
+            where = new_location(kind="paragraph", paragraph=p.number)
         headingish = p.heading or (p.bold and len(text) <= MAX_HEADING_CHARS)
         if headingish:
             hit = self.label_match(text)
@@ -432,7 +432,7 @@ class _Reader:
         by_id: dict[str, Column] = {c.id: c for c in field.columns}
         rows = self.doc.tables.setdefault(field.id, [])
         if field.id not in self.doc.table_locations:
-            self.doc.table_locations[field.id] = Location.model_construct(
+            self.doc.table_locations[field.id] = new_location(
                 kind="table", table=t.number, row=t.rows[header_index].index
             )
         header_cols = {c.col for c in t.rows[header_index].cells}

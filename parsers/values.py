@@ -113,18 +113,46 @@ _CLEAN = {**_INVISIBLE, **_QUOTES, **{ord(c): "\n" for c in "\v\f\u2028\u2029\x8
 _SPACE_RUNS = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 
 
+#: the ASCII characters _CLEAN changes (every other key is beyond ASCII)
+_CLEAN_ASCII = tuple(chr(c) for c in _CLEAN if c < 128)
+#: in ASCII text, what " ".join(text.split()) changes inside a line: str.split()'s ASCII
+#: whitespace other than the space, and a run of spaces
+_SPLIT_ASCII = ("  ", *(chr(c) for c in range(128) if chr(c) != " " and chr(c).isspace()))
+#: from this length on, _clean and _single_spaced search for what they would change before
+#: translating or splitting (shorter texts are cheaper to translate or split at once)
+_SEARCH_FIRST = 256
+
+
 def _clean(text: str) -> str:
     """Invisible characters removed, line breaks unified; quotes and dashes straightened.
     (One pass of str.translate: the same as _LINE_BREAKS after _INVISIBLE, but C-fast.)"""
     if "\r" in text:
         text = text.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) >= _SEARCH_FIRST and text.isascii() and not any(c in text for c in _CLEAN_ASCII):
+        return text  # nothing to translate (a long narrative mostly is plain ASCII)
     return text.translate(_CLEAN)
+
+
+def _single_spaced(text: str) -> str:
+    """``" ".join(text.split())``: runs of whitespace made one space, the ends stripped.
+    Plain ASCII text already so is returned as it is, found with a few C-level substring
+    searches instead of splitting a long narrative into words and joining them again (a
+    short text is split at once: the searches would cost more)."""
+    if (
+        len(text) >= _SEARCH_FIRST
+        and text.isascii()
+        and text[:1] != " "
+        and text[-1:] != " "
+        and not any(c in text for c in _SPLIT_ASCII)
+    ):
+        return text
+    return " ".join(text.split())
 
 
 def _one_line(text: str) -> str:
     # str.split() splits on exactly the characters re's \s matches: the same as
     # _ANY_SPACE.sub(" ", ...).strip(), without the regex
-    return " ".join(_clean(text).split())
+    return _single_spaced(_clean(text))
 
 
 # --- emptiness ----------------------------------------------------------------------------
@@ -772,7 +800,7 @@ def _as_text(raw: Raw) -> str:
 def _longtext(raw: Raw) -> str:
     # each line's runs of whitespace made one space and its ends stripped: the same as
     # _SPACE_RUNS.sub(" ", line).strip() (a line holds no "\n"), several times faster
-    lines = (" ".join(line.split()) for line in _clean(_as_text(raw)).split("\n"))
+    lines = (_single_spaced(line) for line in _clean(_as_text(raw)).split("\n"))
     return "\n".join(line for line in lines if line and not is_empty(line))
 
 

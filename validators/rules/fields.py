@@ -114,14 +114,15 @@ class Required(Rule):
             if found is not None and found.problem is not None:
                 continue  # FIELD-INVALID
             value = None if found is None else found.value
-            label = view.label(f.id)
+            # the label only for a finding (most fields give none)
             if f.type == "checkboxes":
                 ticked = len(value) if isinstance(value, list) else 0
                 least = max(f.min_selected, 1 if required else 0)
                 if ticked < least and (required or ticked > 0):
                     what = "option" if least == 1 else "options"
-                    yield self.finding(f'"{label}": please tick at least {least} {what}.', field=f.id)
+                    yield self.finding(f'"{view.label(f.id)}": please tick at least {least} {what}.', field=f.id)
             elif required and is_blank(value):
+                label = view.label(f.id)
                 if f.type == "yesno":
                     yield self.finding(f'"{label}" is not answered. Please answer Yes or No.', field=f.id)
                 else:
@@ -184,13 +185,13 @@ class Invalid(Rule):
             found = doc.fields.get(f.id)
             if found is None:
                 continue
-            label = view.label(f.id)
             if found.problem is not None:
                 yield self.finding(
-                    f'"{label}" could not be read: {_sentence(found.problem)} {_hint(f.type, ctx)}', field=f.id
+                    f'"{view.label(f.id)}" could not be read: {_sentence(found.problem)} {_hint(f.type, ctx)}',
+                    field=f.id,
                 )
             elif not is_blank(found.value) and not _is_valid(f.type, f.choices, found.value, ctx):
-                yield self.finding(f'"{label}" could not be read. {_hint(f.type, ctx)}', field=f.id)
+                yield self.finding(f'"{view.label(f.id)}" could not be read. {_hint(f.type, ctx)}', field=f.id)
         for issue in doc.issues:
             kind, label = self._issue_column(view, issue.table, issue.field)
             yield self.finding(

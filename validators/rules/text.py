@@ -91,8 +91,13 @@ _STAMP_BEFORE_COLON = re.compile(
     r"|\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:\d{2})\s*$"
 )
 _SECONDS_AFTER_COLON = re.compile(r"\d{2}\b")
-#: stamps without a colon, each with a literal start (fast to search), on lower-cased text
-_STAMP_PHRASES = (re.compile(r"entered\s+in\s+error"), re.compile(r"page\s+\d+\s+of\s+\d+\b"))
+#: stamps without a colon, each with a literal start (fast to search), on lower-cased text;
+#: with that start, which lower-cased text without it cannot match (a C-level substring
+#: search rules most texts out before the regex engine walks them)
+_STAMP_PHRASES = (
+    ("entered", re.compile(r"entered\s+in\s+error")),
+    ("page", re.compile(r"page\s+\d+\s+of\s+\d+\b")),
+)
 #: "Created by:" is at most this far before its colon
 _STAMP_WINDOW = 40
 _IDENTIFIERS = frozenset(["ni", "postcode", "phone", "nhs"])
@@ -149,7 +154,9 @@ def _stamps(blob: Blob, colons: list[int]) -> list[tuple[int, str]]:
         # a date and time counts as a stamp only with seconds: "12/03/2025 14:32:07"
         if not stamp.group()[:1].isdigit() or _SECONDS_AFTER_COLON.match(folded, colon + 1) is not None:
             found.append((blob.index_at(colon), "stamp"))
-    for phrase in _STAMP_PHRASES:
+    for start, phrase in _STAMP_PHRASES:
+        if not flags and start not in folded:
+            continue  # case-sensitive on lower-cased text: no match without its start
         pattern = phrase if not flags else re.compile(phrase.pattern, flags)
         found.extend((blob.index_at(m.start()), "stamp") for m in pattern.finditer(folded))
     return found
