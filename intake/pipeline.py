@@ -24,7 +24,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -62,6 +62,8 @@ CRASH_ENV = "INTAKE_CRASH_AT"
 MAX_ATTEMPTS = 3
 #: messages whose originals are written and whose ledger rows are committed together
 RECORD_BATCH = 100
+#: at most this many prepared messages are filed in one transaction
+FILING_GROUP = 10
 
 
 class _Crash:
@@ -102,15 +104,37 @@ class _Prepared(NamedTuple):
     received: dt.date
 
 
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    """A message this worker claimed, with what preparing it needs of its row."""
+
+    id: int
+    blob: str
+    received_at: dt.datetime | None
+
+
 class _Cases:
     """CaseLookup over an open unit of work."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
+        #: cases this transaction holds (FOR UPDATE on PostgreSQL) until it ends
+        self._locked: dict[str, Any] = {}
 
     def by_reference(self, reference: str) -> CaseSummary | None:
-        row = self._uow.cases.get(reference)
+        row = self._locked.get(reference) or self._uow.cases.get(reference)
         return None if row is None else _summary(row)
+
+    def locked(self, reference: str) -> Any:
+        """The case's row, held until the transaction ends: two workers filing to one case
+        take turns, so versions, the current document and the expected return are read after
+        the other's commit. Locked once a transaction (its later filings reuse the row)."""
+        row = self._locked.get(reference)
+        if row is None:
+            row = self._uow.cases.get(reference, lock=True)
+            if row is not None:
+                self._locked[reference] = row
+        return row
 
     def by_child(self, name: str, dob: dt.date) -> list[CaseSummary]:
         return [_summary(c) for c in self._uow.cases.find_by_child(name_key(name), dob)]
@@ -330,7 +354,10 @@ class Pipeline:
             try:
                 with self.uow() as uow:
                     stale = dt.timedelta(minutes=10)
-                    claimed = [row_id(m) for m in uow.messages.claim_pending(limit, self._worker, stale)]
+                    claimed = [
+                        _Claim(row_id(m), m.blob, m.received_at)
+                        for m in uow.messages.claim_pending(limit, self._worker, stale)
+                    ]
                     uow.commit()
             except OperationalError as exc:  # the database is locked or gone: the next run claims them
                 report.failures.append("database unavailable")
@@ -338,46 +365,82 @@ class Pipeline:
                 return report
             if not claimed:
                 return report
-            for message_id, prepared in self._prepared(claimed):
-                try:
-                    self._finish(message_id, prepared)
-                    report.processed += 1
-                except OperationalError as exc:  # the database is locked or gone: later
-                    report.failures.append(f"message {message_id}: database unavailable")
-                    log.warning("message %s left pending: database unavailable (%s)", message_id, type(exc).__name__)
-                    self._release(message_id)
+            for group in self._prepared_groups(claimed):
+                if self._file_group(group, report):
                     return report
-                except Exception as exc:
-                    report.failures.append(f"message {message_id}: {type(exc).__name__}")
-                    log.exception("processing fault on message %s", message_id)
-                    self._fault(message_id, exc)
             if len(claimed) < limit:
                 return report
+
+    def _file_group(self, group: list[tuple[int, Future[_Prepared | None]]], report: CycleReport) -> bool:
+        """File a group of prepared messages in one transaction, or, when any of them fails,
+        one at a time (each fault then stays with its own message). True: the database is
+        unavailable, and this run stops."""
+        if len(group) > 1:
+            try:
+                self._finish_many(group)
+            except OperationalError as exc:  # the database is locked or gone: later
+                report.failures.append(f"messages {group[0][0]}-{group[-1][0]}: database unavailable")
+                log.warning("%d messages left pending: database unavailable (%s)", len(group), type(exc).__name__)
+                for message_id, _ in group:
+                    self._release(message_id)
+                return True
+            except Exception:  # each message is filed on its own below, and its fault recorded there
+                log.info("a group of %d messages could not be filed together: one at a time", len(group))
+            else:
+                report.processed += len(group)
+                return False
+        for message_id, prepared in group:
+            try:
+                self._finish(message_id, prepared)
+                report.processed += 1
+            except OperationalError as exc:  # the database is locked or gone: later
+                report.failures.append(f"message {message_id}: database unavailable")
+                log.warning("message %s left pending: database unavailable (%s)", message_id, type(exc).__name__)
+                self._release(message_id)
+                return True
+            except Exception as exc:
+                report.failures.append(f"message {message_id}: {type(exc).__name__}")
+                log.exception("processing fault on message %s", message_id)
+                self._fault(message_id, exc)
+        return False
 
     def process(self, message_row_id: int) -> None:
         self._finish(message_row_id, self._prepare(message_row_id))
 
-    def _prepared(self, ids: Sequence[int]) -> Iterator[tuple[int, Future[_Prepared | None]]]:
-        """Each message with its preparation, the next one prepared in a thread while the
-        caller files this one: reading (in the worker process), decoding and storing the
-        attachments overlap with the database's round trips and commits."""
+    def _prepared_groups(self, claims: Sequence[_Claim]) -> Iterator[list[tuple[int, Future[_Prepared | None]]]]:
+        """The claimed messages, prepared in order in a thread while the caller files the
+        ones before (reading in the worker process, decoding and storing the attachments
+        overlap with the database's round trips and commits), handed over in groups: the
+        next message once it is prepared, with those after it that are prepared already (at
+        most FILING_GROUP). When filing is the slower side the groups grow, and a group costs
+        one transaction and one commit; when preparing is, they stay single."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-prepare") as pool:
-            ahead: Future[_Prepared | None] | None = None
-            for index, message_id in enumerate(ids):
-                current = ahead if ahead is not None else pool.submit(self._prepare, message_id)
-                ahead = pool.submit(self._prepare, ids[index + 1]) if index + 1 < len(ids) else None
-                yield message_id, current
-            if ahead is not None:
-                ahead.cancel()
+            futures = [(claim.id, pool.submit(self._prepare, claim.id, claim)) for claim in claims]
+            try:
+                index = 0
+                while index < len(futures):
+                    wait([futures[index][1]])
+                    end = index + 1
+                    while end < len(futures) and end - index < FILING_GROUP and futures[end][1].done():
+                        end += 1
+                    yield futures[index:end]
+                    index = end
+            finally:
+                for _, future in futures:
+                    future.cancel()  # those not started yet, when the caller stops early
 
-    def _prepare(self, message_row_id: int) -> _Prepared | None:
+    def _prepare(self, message_row_id: int, claim: _Claim | None = None) -> _Prepared | None:
         """What a message says, read and checked, its attachments durably in the blob store;
-        nothing in the ledger changes (None: not pending any more)."""
-        with self.uow() as uow:
-            row = uow.messages.get(message_row_id)
-            if row is None or row.state != "pending":
-                return None
-            blob, received_at = row.blob, row.received_at
+        nothing in the ledger changes (None: not pending any more). ``claim``: what this
+        worker's claim read of the row already (the filing checks the state again)."""
+        if claim is not None:
+            blob, received_at = claim.blob, claim.received_at
+        else:
+            with self.uow() as uow:
+                row = uow.messages.get(message_row_id)
+                if row is None or row.state != "pending":
+                    return None
+                blob, received_at = row.blob, row.received_at
         raw = self._blobs.get(blob)
         inbound = decode(raw, trusted_authserv_ids=self._settings.screening.trusted_authserv_ids)
         screening = screen(inbound, self._forms.agencies, self._settings.screening)
@@ -392,28 +455,48 @@ class Pipeline:
                 put_many([r.attachment.data for r in read])  # fsynced before the filing commits
         return _Prepared(inbound, screening, read, received)
 
+    def _finish_many(self, group: Sequence[tuple[int, Future[_Prepared | None]]]) -> None:
+        """``_finish`` for several prepared messages in one transaction: their rows read in one
+        statement, a case locked once for all the group's filings to it, one commit. Raises
+        what any of them raises (nothing is then committed)."""
+        prepared = [(message_id, future.result()) for message_id, future in group]
+        with self.uow() as uow:
+            rows = uow.messages.get_many([message_id for message_id, p in prepared if p is not None])
+            cases = _Cases(uow)
+            for message_id, p in prepared:
+                row = rows.get(message_id)
+                if p is None or row is None or row.state != "pending":
+                    continue
+                self._decide_and_apply(uow, cases, row, p)
+            uow.commit()
+        for _ in group:
+            self._crash.at("processed")
+
+    def _decide_and_apply(self, uow: UnitOfWork, cases: _Cases, row: Any, prepared: _Prepared) -> None:
+        inbound, screening, read, received = prepared
+        decision = decide(
+            inbound,
+            screening,
+            read,
+            cases,
+            case_check=functools.partial(case_findings, ctx=self._forms),
+            find_references=lambda text: find_case_references(text, self._forms.forms.case_reference_prefix),
+            aware=received,
+            agency_of_text=self._forms.agencies.match,
+        )
+        self._apply(uow, row, inbound, read, decision, received, cases=cases)
+
     def _finish(self, message_row_id: int, prepared: _Prepared | Future[_Prepared | None] | None) -> None:
         """Decide and file a prepared message, its outcome and reply in one transaction."""
         if isinstance(prepared, Future):
             prepared = prepared.result()
         if prepared is None:
             return
-        inbound, screening, read, received = prepared
         with self.uow() as uow:
             row = uow.messages.get(message_row_id)
             if row is None or row.state != "pending":
                 return
-            decision = decide(
-                inbound,
-                screening,
-                read,
-                _Cases(uow),
-                case_check=functools.partial(case_findings, ctx=self._forms),
-                find_references=lambda text: find_case_references(text, self._forms.forms.case_reference_prefix),
-                aware=received,
-                agency_of_text=self._forms.agencies.match,
-            )
-            self._apply(uow, row, inbound, read, decision, received)
+            self._decide_and_apply(uow, _Cases(uow), row, prepared)
             uow.commit()
         self._crash.at("processed")
 
@@ -425,8 +508,15 @@ class Pipeline:
         read: Sequence[ReadAttachment],
         decision: Decision,
         received: dt.date,
+        *,
+        cases: _Cases | None = None,
     ) -> None:
+        """File a decided message in ``uow`` (not committed). ``cases``: the lookup the
+        decision used, which keeps the cases this transaction locked."""
         now = self._clock.now()
+        # the per-sender rate limit, asked before anything is written: the message's row is
+        # then written once, with its reply state, when the reply is queued
+        reply = bool(decision.reply and inbound.sender) and self._within_reply_limit(uow, inbound.sender or "", now)
         case = None
         if decision.new_case is not None:
             nc = decision.new_case
@@ -441,9 +531,7 @@ class Pipeline:
             )
             uow.audit.record("intake", "case.opened", "case", case.id, {"from_message": row.id}, at=now)
         elif decision.case_reference is not None:
-            # held until the commit: two workers filing to one case take turns, so versions,
-            # the current document and the expected return are read after the other's commit
-            case = uow.cases.get(decision.case_reference, lock=True)
+            case = (cases or _Cases(uow)).locked(decision.case_reference)  # held until the commit
         related = uow.cases.get(decision.related_case) if decision.related_case else None
 
         outcomes: list[DocumentOutcome] = []
@@ -506,8 +594,14 @@ class Pipeline:
         row.error = None
         uow.audit.record("intake", f"message.{decision.state}", "message", row.id, None, at=now)
 
-        if decision.reply and inbound.sender:
+        if reply:
             self._queue_reply(uow, row, inbound, decision, outcomes, case.reference if case else None, now)
+        elif decision.reply and inbound.sender:
+            uow.audit.record("intake", "reply.rate_limited", "message", row.id, None, at=now)
+
+    def _within_reply_limit(self, uow: UnitOfWork, sender: str, now: dt.datetime) -> bool:
+        limit = self._settings.polling.replies_per_sender_per_hour
+        return uow.outbox.sent_or_queued_to(sender, now - dt.timedelta(hours=1)) < limit
 
     def _queue_reply(
         self,
@@ -520,10 +614,6 @@ class Pipeline:
         now: dt.datetime,
     ) -> None:
         sender = inbound.sender or ""
-        limit = self._settings.polling.replies_per_sender_per_hour
-        if uow.outbox.sent_or_queued_to(sender, now - dt.timedelta(hours=1)) >= limit:
-            uow.audit.record("intake", "reply.rate_limited", "message", row.id, None, at=now)
-            return
         outcome = "filed"
         if decision.reason is ExceptionReason.NO_ATTACHMENT:
             outcome = "no_attachment"
@@ -542,8 +632,7 @@ class Pipeline:
         draft = compose(facts)
         message_id = reply_message_id(row.id, self._reply_domain)
         raw = render(draft, from_address=self._reply_from, message_id=message_id, date=now)
-        uow.outbox.enqueue(row.id, message_id, sender, raw, now)
-        row.reply_state = "queued"
+        uow.outbox.enqueue(row.id, message_id, sender, raw, now)  # the row's reply state becomes "queued"
 
     def _fault(self, message_row_id: int, exc: Exception) -> None:
         """A bug or an outage while processing: retried, then queued for a person."""

@@ -142,7 +142,10 @@ class Document(SQLModel, table=True):
     """One attachment as filed: a version of an agency's form for a case."""
 
     __tablename__ = "documents"
-    __table_args__ = (_one_of("status", DOCUMENT_STATUSES, "ck_documents_status"),)
+    __table_args__ = (
+        _one_of("status", DOCUMENT_STATUSES, "ck_documents_status"),
+        Index("ix_documents_case_agency_form", "case_id", "agency", "form", "version_no"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
@@ -216,6 +219,7 @@ class OutboxItem(SQLModel, table=True):
             postgresql_where=text("exception_item_id IS NULL"),
         ),
         Index("uq_outbox_exception_item_id", "exception_item_id", unique=True),
+        Index("ix_outbox_to_addr_created_at", "to_addr", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -223,7 +227,7 @@ class OutboxItem(SQLModel, table=True):
     #: the queue item whose action sent this reply; None: the message's automatic reply
     exception_item_id: int | None = Field(default=None, foreign_key="exception_items.id")
     reply_message_id: str
-    to_addr: str = Field(index=True)
+    to_addr: str
     raw: bytes
     state: str = Field(default="queued", index=True)
     attempts: int = 0

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -52,6 +53,10 @@ class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def _upsert(self, model: Any) -> Any:
+        """An INSERT that takes ON CONFLICT clauses (PostgreSQL's or SQLite's, the same SQL)."""
+        return postgresql.insert(model) if self._postgres else sqlite.insert(model)
+
     @property
     def _postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
@@ -62,6 +67,13 @@ class MessageRepository(_Repository):
 
     def get(self, id: int) -> Message | None:
         return self.session.get(Message, id)
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, Message]:
+        """Rows by id, read in one statement (``get`` then finds them without a query)."""
+        if not ids:
+            return {}
+        rows = self.session.exec(select(Message).where(col(Message.id).in_(ids))).all()
+        return {row.id: row for row in rows if row.id is not None}
 
     def get_by_key(self, key: MessageKey) -> Message | None:
         return self.session.exec(
@@ -401,17 +413,18 @@ class ExpectedReturnRepository(_Repository):
         now: dt.datetime,
         due_date: dt.date | None = None,
     ) -> ExpectedReturn:
-        """Create or update the expected return's state (and due date, when given)."""
-        row = self.get(case_id, agency, form)
-        if row is None:
-            row = ExpectedReturn(case_id=case_id, agency=agency, form=form, state=str(state), due_date=due_date)
-            self.session.add(row)
-        else:
-            row.state = str(state)
-            if due_date is not None:
-                row.due_date = due_date
-        row.updated_at = now
-        self.session.flush()
+        """Create or update the expected return's state (and due date, when given): one
+        INSERT ... ON CONFLICT DO UPDATE, not a read and then a write."""
+        statement = self._upsert(ExpectedReturn).values(
+            case_id=case_id, agency=agency, form=form, state=str(state), due_date=due_date, updated_at=now
+        )
+        changes = {"state": statement.excluded.state, "updated_at": statement.excluded.updated_at}
+        if due_date is not None:
+            changes["due_date"] = statement.excluded.due_date
+        statement = statement.on_conflict_do_update(
+            index_elements=["case_id", "agency", "form"], set_=changes
+        ).returning(ExpectedReturn)
+        row: ExpectedReturn = self.session.scalars(statement, execution_options={"populate_existing": True}).one()
         return row
 
     def for_case(self, case_id: int) -> list[ExpectedReturn]:
@@ -642,30 +655,36 @@ class OutboxRepository(_Repository):
 
         ``exception_item_id``: the deliberate reply of a person's action on that queue item,
         beside the message's automatic one (one per item; the reply_state is left alone)."""
-        existing = self._existing(message_row_id, exception_item_id)
-        if existing is not None:
-            return existing
-        item = OutboxItem(
-            message_row_id=message_row_id,
-            exception_item_id=exception_item_id,
-            reply_message_id=reply_message_id,
-            to_addr=to_addr.lower(),
-            raw=raw,
-            state="queued",
-            next_attempt_at=now,
-            created_at=now,
+        message = self.session.get(Message, message_row_id) if exception_item_id is None else None
+        before = message.reply_state if message is not None else "none"
+        if message is not None:
+            message.reply_state = "queued"  # flushed with the insert: one UPDATE with the message's other changes
+        statement = (
+            self._upsert(OutboxItem)
+            .values(
+                message_row_id=message_row_id,
+                exception_item_id=exception_item_id,
+                reply_message_id=reply_message_id,
+                to_addr=to_addr.lower(),
+                raw=raw,
+                state="queued",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+            .returning(OutboxItem)
         )
-        try:
-            with self.session.begin_nested():
-                self.session.add(item)
-        except IntegrityError:
-            found = self._existing(message_row_id, exception_item_id)
-            if found is None:
-                raise
-            return found
-        if exception_item_id is None:
-            self._set_reply_state(message_row_id, "queued")
-        return item
+        # one statement: a reply already there (this message's, or this item's) is kept
+        item: OutboxItem | None = self.session.scalars(statement).first()
+        if item is not None:
+            return item
+        if message is not None:
+            message.reply_state = before
+        found = self._existing(message_row_id, exception_item_id)
+        if found is None:
+            raise RuntimeError("a reply conflicted with another that is not there")
+        return found
 
     def _existing(self, message_row_id: int, exception_item_id: int | None) -> OutboxItem | None:
         if exception_item_id is None:
@@ -740,8 +759,7 @@ class OutboxRepository(_Repository):
     def _set_reply_state(self, message_row_id: int, state: str) -> None:
         message = self.session.get(Message, message_row_id)
         if message is not None:
-            message.reply_state = state
-        self.session.flush()
+            message.reply_state = state  # written with the unit of work's next flush
 
 
 class AuditLog(_Repository):

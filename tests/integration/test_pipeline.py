@@ -4,12 +4,18 @@ mailbox and the Maildir outbox (the real IMAP and SMTP servers are in test_end_t
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import email
+from concurrent.futures import Future
 from email import policy
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from core.cases import CaseKind
 from intake.mailboxes.fake import FakeMailbox
+from intake.pipeline import CycleReport, _Claim
 from intake.service import Service
 from storage.uow import UnitOfWork
 from tests.fixtures import mail
@@ -213,3 +219,67 @@ def test_every_message_ends_in_one_final_state_and_the_counts_reconcile(service:
     assert "pending" not in final
     assert len(sent) == len(inbox.folders.get("Processed", [])) + len(inbox.folders.get("Exceptions", []))
     assert final.count("exception") == len(inbox.folders.get("Exceptions", []))
+
+
+def _claimed_group(service: Service, inbox: FakeMailbox) -> list[tuple[int, Future[Any]]]:
+    """Every recorded message claimed and prepared, as process_pending hands a group over."""
+    pipeline = service.pipeline
+    pipeline.poll(inbox)
+    with UnitOfWork(service.engine) as uow:
+        claimed = [
+            (m.id, m.blob, m.received_at) for m in uow.messages.claim_pending(50, "test", dt.timedelta(minutes=10))
+        ]
+        uow.commit()
+    group: list[tuple[int, Future[Any]]] = []
+    for row_id, blob, received_at in claimed:
+        assert row_id is not None
+        done: Future[Any] = Future()
+        done.set_result(pipeline._prepare(row_id, _Claim(row_id, blob, received_at)))
+        group.append((row_id, done))
+    return group
+
+
+def test_a_group_of_resubmissions_is_filed_in_one_transaction_each_a_new_version(
+    service: Service, inbox: FakeMailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_fixture_case(service)
+    _, data = filled_document("agency_summary")
+    sender = mail.PEOPLE[mail.FORM_SENDERS["agency_summary"][0]].formatted
+    for n in (1, 2, 3):
+        deliver(inbox, mail.agency_email(sender=sender, subject=f"Summary, copy {n}", attachments=[("s.docx", data)]))
+    group = _claimed_group(service, inbox)
+    report = CycleReport()
+    caplog.set_level(logging.INFO, logger="intake.pipeline")
+
+    stopped = service.pipeline._file_group(group, report)
+
+    assert (False, 3, []) == (stopped, report.processed, report.failures)
+    assert not [r for r in caplog.records if "one at a time" in r.getMessage()]  # not the fall-back
+    with UnitOfWork(service.engine) as uow:
+        case = uow.cases.get(CASE_REFERENCE)
+        assert case is not None and case.id is not None
+        docs = sorted(uow.documents.for_case(case.id), key=lambda d: d.version_no)
+        assert [(1, False), (2, False), (3, True)] == [(d.version_no, d.current) for d in docs]
+        assert [docs[1].id, docs[2].id, None] == [d.superseded_by for d in docs]
+        assert 3 == len(uow.outbox.due(dt.datetime.now(dt.UTC) + dt.timedelta(days=1), 10))
+    assert ["filed", "filed", "filed"] == states(service)
+
+
+def test_a_fault_in_a_group_stays_with_its_message_and_the_others_are_filed(
+    service: Service, inbox: FakeMailbox
+) -> None:
+    open_fixture_case(service)
+    deliver(inbox, mail.good_form_email("agency_summary"), mail.good_form_email("chronology"))
+    group = _claimed_group(service, inbox)
+    broken: Future[Any] = Future()
+    broken.set_exception(ValueError("a bug while preparing"))
+    group[0] = (group[0][0], broken)
+    report = CycleReport()
+
+    stopped = service.pipeline._file_group(group, report)
+
+    assert (False, 1, [f"message {group[0][0]}: ValueError"]) == (stopped, report.processed, report.failures)
+    with UnitOfWork(service.engine) as uow:
+        first, second = uow.messages.list_all()
+        assert ("pending", 1, None) == (first.state, first.attempts, first.claimed_by)
+        assert "filed" == second.state
