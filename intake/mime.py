@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.header import decode_header, make_header
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -248,7 +248,7 @@ def _headers(msg: Message, walk: _Walk, parsing: policy.EmailPolicy[Any] = polic
         if key in found:
             continue
         try:
-            value = str(parsing.header_fetch_parse(name, raw))
+            value = _header_value(parsing, name, raw)
         except Exception:
             walk.note(BAD_HEADERS)
             value = _unfold(raw)
@@ -256,9 +256,31 @@ def _headers(msg: Message, walk: _Walk, parsing: policy.EmailPolicy[Any] = polic
     return found
 
 
+def _header_value(parsing: policy.EmailPolicy[Any], name: str, raw: str) -> str:
+    """``str(parsing.header_fetch_parse(name, raw))``. An unstructured header (Subject,
+    Received, X-...) in plain ASCII without encoded words parses to its raw value without line
+    breaks, so that is returned without building the parse tree (most of a message's headers;
+    the registry's parse is the costliest part of decoding one)."""
+    if raw.isascii() and "=?" not in raw and _unstructured(name):
+        return raw.replace("\r", "").replace("\n", "")
+    return str(parsing.header_fetch_parse(name, raw))
+
+
+def _unstructured(name: str) -> bool:
+    kind = _REGISTRY.registry.get(name.lower(), _REGISTRY.default_class)
+    return issubclass(kind, UnstructuredHeader)
+
+
+_REGISTRY = HeaderRegistry()
+#: the control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F)
+_CONTROLS = [*range(0x20), *range(0x7F, 0xA0)]
+_CONTROLS_TO_SPACE = dict.fromkeys(_CONTROLS, " ")
+_CONTROLS_BUT_LINES_DROPPED = dict.fromkeys((c for c in _CONTROLS if chr(c) not in "\n\t"), None)
+
+
 def _clean_text(text: str) -> str:
-    """One line, without control characters."""
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+    """One line, without control characters (each one a space)."""
+    return text.translate(_CONTROLS_TO_SPACE).strip()
 
 
 def _address(value: Address) -> str | None:
@@ -593,7 +615,7 @@ def _body_text(walk: _Walk) -> str:
         elif body.html is not None:
             texts.append(html_to_text(body.html))
     text = "\n\n".join(t for t in texts if t)
-    text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+    text = text.translate(_CONTROLS_BUT_LINES_DROPPED)  # control characters but line breaks and tabs
     if len(text) > walk.limits.max_body_chars:
         walk.note(BODY_CUT)
         text = text[: walk.limits.max_body_chars]

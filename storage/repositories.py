@@ -412,20 +412,23 @@ class ExpectedReturnRepository(_Repository):
         *,
         now: dt.datetime,
         due_date: dt.date | None = None,
-    ) -> ExpectedReturn:
+    ) -> None:
         """Create or update the expected return's state (and due date, when given): one
         INSERT ... ON CONFLICT DO UPDATE, not a read and then a write."""
-        statement = self._upsert(ExpectedReturn).values(
+        table: Any = ExpectedReturn.__table__  # type: ignore[attr-defined]
+        statement = self._upsert(table).values(
             case_id=case_id, agency=agency, form=form, state=str(state), due_date=due_date, updated_at=now
         )
         changes = {"state": statement.excluded.state, "updated_at": statement.excluded.updated_at}
         if due_date is not None:
             changes["due_date"] = statement.excluded.due_date
-        statement = statement.on_conflict_do_update(
-            index_elements=["case_id", "agency", "form"], set_=changes
-        ).returning(ExpectedReturn)
-        row: ExpectedReturn = self.session.scalars(statement, execution_options={"populate_existing": True}).one()
-        return row
+        self.session.execute(
+            statement.on_conflict_do_update(index_elements=["case_id", "agency", "form"], set_=changes)
+        )
+        # a copy of the row this session holds is out of date now: read again when next used
+        for held in list(self.session.identity_map.values()):
+            if isinstance(held, ExpectedReturn) and (held.case_id, held.agency, held.form) == (case_id, agency, form):
+                self.session.expire(held)
 
     def for_case(self, case_id: int) -> list[ExpectedReturn]:
         return list(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import unicodedata
+from email import policy
 
 import pytest
 from hypothesis import given, settings
@@ -676,3 +678,21 @@ def test_one_passing_dkim_signature_among_several_is_a_pass():
     value = f"{AUTHSERV_ID}; dkim=fail header.d=police.example.org; dkim=pass header.d=police.example.org; spf=pass"
 
     assert "pass" == decode(agency_email(sender=SENDER, body="b", auth=value), trusted_authserv_ids=TRUSTED).auth.dkim
+
+
+# -- the decoding shortcuts give what the email package gives -------------------------------
+
+_HEADER_TEXT = st.text(alphabet=st.characters(codec="ascii"), max_size=120)
+
+
+@given(
+    name=st.sampled_from(["Subject", "X-Mailer", "Received", "Auto-Submitted", "List-Id", "Comments"]), raw=_HEADER_TEXT
+)
+def test_an_ascii_unstructured_header_reads_as_the_email_package_parses_it(name: str, raw: str) -> None:
+    assert str(policy.default.header_fetch_parse(name, raw)) == mime._header_value(mime._policy(), name, raw)
+
+
+@given(text=st.text(max_size=200))
+def test_cleaning_text_replaces_exactly_the_control_characters(text: str) -> None:
+    expected = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).strip()
+    assert expected == mime._clean_text(text)
