@@ -13,7 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, or_, update
+from psycopg.types.json import Json
+from sqlalchemy import BigInteger, String, any_, bindparam, delete, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -37,6 +38,19 @@ from storage.models import (
 )
 
 REFERENCE_ATTEMPTS = 50
+#: the ledger's columns of type UTCDateTime (written as aware UTC datetimes)
+_UTC_COLUMNS = frozenset({"received_at", "claimed_at", "created_at", "updated_at"})
+
+
+def _utc(when: dt.datetime | None) -> dt.datetime | None:
+    """What UTCDateTime writes on PostgreSQL (raw statements bypass the column type)."""
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        raise ValueError("a naive datetime cannot be stored: give it a time zone")
+    return when.astimezone(dt.UTC)
+
+
 ERROR_LENGTH = 500
 
 
@@ -52,6 +66,13 @@ def _short(text: str | None) -> str | None:
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _among(self, column: Any, values: Sequence[Any], item_type: Any) -> Any:
+        """``column IN (values)``; on PostgreSQL ``column = ANY(array)``: one parameter however
+        many values (a hundred placeholders cost psycopg more to parse than the query costs)."""
+        if self._postgres:
+            return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item_type)))
+        return column.in_(list(values))
 
     def _upsert(self, model: Any) -> Any:
         """An INSERT that takes ON CONFLICT clauses (PostgreSQL's or SQLite's, the same SQL)."""
@@ -167,7 +188,7 @@ class MessageRepository(_Repository):
                 Message.mailbox == first.mailbox,
                 Message.folder == first.folder,
                 Message.uidvalidity == first.uidvalidity,
-                col(Message.uid).in_([k.uid for k in keys]),
+                self._among(col(Message.uid), [k.uid for k in keys], BigInteger()),
             )
         ).all()
         found = set(uids)
@@ -175,9 +196,9 @@ class MessageRepository(_Repository):
 
     def duplicate_candidates(self, sha256s: Sequence[str], message_ids: Sequence[str]) -> list[Message]:
         """Messages with any of these digests or Message-IDs, oldest first: one query."""
-        same = [col(Message.sha256).in_(list(sha256s))]
+        same = [self._among(col(Message.sha256), sha256s, String())]
         if message_ids:
-            same.append(col(Message.message_id).in_(list(message_ids)))
+            same.append(self._among(col(Message.message_id), message_ids, String()))
         return list(self.session.exec(select(Message).where(or_(*same)).order_by(col(Message.id))).all())
 
     def add_all(self, rows: Sequence[Message]) -> None:
@@ -211,13 +232,40 @@ class MessageRepository(_Repository):
             }
             for row in rows
         ]
-        statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
         try:
-            ids = [int(found) for found in self.session.execute(statement, values).scalars().all()]
+            if self._postgres:
+                ids = self._insert_unnested(values)
+            else:
+                statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
+                ids = [int(found) for found in self.session.execute(statement, values).scalars().all()]
         except IntegrityError as exc:
             self.session.rollback()
             raise AlreadyRecorded("a message of the batch is already recorded") from exc
         return ids
+
+    def _insert_unnested(self, values: list[dict[str, Any]]) -> list[int]:
+        """PostgreSQL: the rows as one INSERT ... SELECT FROM unnest(arrays), a parameter a
+        column (a VALUES list of a hundred rows has fifteen hundred placeholders, which psycopg
+        parses in Python at each batch); their ids, in the order of ``values``, matched by
+        their keys (unique)."""
+        columns = sorted({name for row in values for name in row})
+        arrays = {name: [row.get(name) for row in values] for name in columns}
+        for name in _UTC_COLUMNS & set(columns):
+            arrays[name] = [_utc(when) for when in arrays[name]]
+        table: Any = Message.__table__  # type: ignore[attr-defined]
+        casts = ", ".join(
+            f"CAST(:{name} AS {table.c[name].type.compile(dialect=self.session.get_bind().dialect)}[])"
+            for name in columns
+        )
+        statement = text(
+            f"INSERT INTO messages ({', '.join(columns)}) SELECT * FROM unnest({casts}) "  # noqa: S608 - column names are the model's
+            "RETURNING id, mailbox, folder, uidvalidity, uid"
+        )
+        made = {
+            (mailbox, folder, uidvalidity, uid): id
+            for id, mailbox, folder, uidvalidity, uid in self.session.execute(statement, arrays).all()
+        }
+        return [int(made[(row["mailbox"], row["folder"], row["uidvalidity"], row["uid"])]) for row in values]
 
     def mark_duplicates(self, pairs: Sequence[tuple[int, int]]) -> None:
         """(id, id of the first copy): each a duplicate, bound for Processed (one statement)."""
@@ -804,8 +852,27 @@ class AuditLog(_Repository):
             }
             for actor, action, entity, entity_id, detail in entries
         ]
-        if values:
+        if not values:
+            return
+        if not self._postgres:
             self.session.execute(insert(AuditEntry), values)
+            return
+        # PostgreSQL: one INSERT ... SELECT FROM unnest(arrays), a parameter a column
+        self.session.execute(
+            text(
+                "INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) SELECT * FROM unnest("
+                "CAST(:at AS TIMESTAMP WITH TIME ZONE[]), CAST(:actor AS VARCHAR[]), CAST(:action AS VARCHAR[]), "
+                "CAST(:entity AS VARCHAR[]), CAST(:entity_id AS VARCHAR[]), CAST(:detail AS JSON[]))"
+            ),
+            {
+                "at": [_utc(at)] * len(values),
+                "actor": [v["actor"] for v in values],
+                "action": [v["action"] for v in values],
+                "entity": [v["entity"] for v in values],
+                "entity_id": [v["entity_id"] for v in values],
+                "detail": [Json(v["detail"]) for v in values],  # None as JSON null, as the JSON type writes it
+            },
+        )
 
     def list(
         self, entity: str | None = None, entity_id: str | int | None = None, limit: int | None = None

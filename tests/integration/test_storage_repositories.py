@@ -9,7 +9,7 @@ import pytest
 
 from core.mail import FolderState, MessageKey
 from core.model import Finding, Severity
-from storage.errors import ReferenceTaken
+from storage.errors import AlreadyRecorded, ReferenceTaken
 from storage.uow import UnitOfWork
 
 T = TypeVar("T")
@@ -107,6 +107,61 @@ def test_a_message_without_a_message_id_is_matched_by_its_bytes_only(engine):
         second = add_message(uow, 2, message_id=None)
         uow.commit()
         assert uow.messages.find_duplicate(second.sha256, None, SENDER, second.id) is None
+
+
+def _ledger_row(uid: int, digest: str, message_id: str | None) -> dict[str, Any]:
+    return {
+        "mailbox": key(uid).mailbox,
+        "folder": key(uid).folder,
+        "uidvalidity": key(uid).uidvalidity,
+        "uid": uid,
+        "message_id": message_id,
+        "sha256": digest,
+        "blob": digest,
+        "sender": SENDER,
+        "subject": "Agency summary",
+        "received_at": NOW,
+    }
+
+
+def test_a_batch_of_ledger_rows_gets_its_ids_in_order_and_is_found_again(engine):
+    rows = [_ledger_row(uid, f"{uid:064x}", f"<m{uid}@police.example.org>" if uid % 2 else None) for uid in (9, 3, 5)]
+    with UnitOfWork(engine) as uow:
+        ids = uow.messages.insert_recorded(rows, NOW)
+        uow.commit()
+        found = {m.id: m for m in uow.messages.list_all()}
+        assert [9, 3, 5] == [found[i].uid for i in ids]
+        assert [(NOW, "pending", "none", False, None)] * 3 == [
+            (found[i].received_at, found[i].state, found[i].reply_state, found[i].moved, found[i].destination)
+            for i in ids
+        ]
+        assert {key(9), key(5)} == uow.messages.recorded_keys([key(9), key(5), key(11)])
+        candidates = uow.messages.duplicate_candidates([f"{3:064x}"], ["<m9@police.example.org>"])
+        assert [9, 3] == sorted((m.uid for m in candidates), reverse=True)
+
+
+def test_a_batch_of_ledger_rows_with_a_key_taken_is_refused_whole(engine):
+    with UnitOfWork(engine) as uow:
+        uow.messages.insert_recorded([_ledger_row(1, "a" * 64, None)], NOW)
+        uow.commit()
+    with UnitOfWork(engine) as uow, pytest.raises(AlreadyRecorded):
+        uow.messages.insert_recorded([_ledger_row(2, "b" * 64, None), _ledger_row(1, "c" * 64, None)], NOW)
+    with UnitOfWork(engine) as uow:
+        assert [1] == [m.uid for m in uow.messages.list_all()]
+
+
+def test_audit_entries_written_in_one_statement_keep_their_details(engine):
+    with UnitOfWork(engine) as uow:
+        uow.audit.record_many(
+            [
+                ("intake", "message.recorded", "message", 7, None),
+                ("intake", "message.duplicate", "message", 8, {"of": 7}),
+            ],
+            at=NOW,
+        )
+        uow.commit()
+        entries = [(e.action, e.entity_id, e.detail, e.at) for e in uow.audit.list(entity="message")]
+    assert [("message.recorded", "7", None, NOW), ("message.duplicate", "8", {"of": 7}, NOW)] == entries
 
 
 def test_claim_takes_pending_unclaimed_messages_in_order(engine):
