@@ -145,11 +145,20 @@ class CheckedDocument(BaseModel):
 
 M = TypeVar("M", bound=BaseModel)
 
-_set_attr = object.__setattr__
 _new = object.__new__
 #: defaults that a builder may share between instances, as model_construct does for them
 _IMMUTABLE = (type(None), bool, int, float, str)
 _REQUIRED: Final = object()  # marks a required field in a builder's template
+
+
+def _data_setter(model: type, name: str) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the data descriptor (a slot, or ``__dict__``) that
+    ``object.__setattr__(instance, name, value)`` calls on an instance of ``model``."""
+    for klass in model.__mro__:
+        if name in klass.__dict__:
+            setter: Callable[[Any, Any], None] = klass.__dict__[name].__set__
+            return setter
+    raise AttributeError(name)
 
 
 def direct_builder(model: type[M]) -> Callable[..., M]:
@@ -180,14 +189,20 @@ def direct_builder(model: type[M]) -> Callable[..., M]:
     names = frozenset(fields)
     required = frozenset(name for name, f in fields.items() if f.is_required())
 
+    # the setters object.__setattr__ would find for these names, looked up once
+    set_dict, set_fields_set, set_extra, set_private = (
+        _data_setter(model, name)
+        for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+    )
+
     def build(**values: Any) -> M:
         if not (required <= values.keys() <= names):
             return model.model_construct(**values)
         made: M = _new(model)
-        _set_attr(made, "__dict__", template | values)
-        _set_attr(made, "__pydantic_fields_set__", set(values))
-        _set_attr(made, "__pydantic_extra__", None)
-        _set_attr(made, "__pydantic_private__", None)
+        set_dict(made, template | values)
+        set_fields_set(made, set(values))
+        set_extra(made, None)
+        set_private(made, None)
         return made
 
     build.__doc__ = f"``{model.__name__}.model_construct(**values)``, built directly."

@@ -20,6 +20,8 @@ No xpath: one recursive walk, comparing tag names against constants.
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -122,6 +124,11 @@ _SYM_UNTICKED = frozenset({"F0A8", "F06F", "F0A1", "F071", "F072", "F0A3", "2610
 
 _HEADING_STYLES = ("heading", "title", "subtitle", "berschrift", "titre", "kop")
 
+#: ``el[:]``: an element's children as a list built in C. The walk goes over children
+#: this way rather than with lxml's child iterator (``for x in el``), which costs about
+#: half as much again per element; lxml-stubs types only integer indexes, hence the alias.
+_children: Callable[[etree._Element], list[etree._Element]] = operator.itemgetter(slice(None))
+
 ControlKind = Literal["text", "date", "dropdown", "checkbox", "picture", "group"]
 
 
@@ -220,7 +227,7 @@ class _Walker:
 
     # -- blocks -------------------------------------------------------------------------
     def blocks(self, container: etree._Element, out: list[Block], top: bool) -> None:
-        for child in container:
+        for child in _children(container):
             tag = child.tag
             if tag == _P:
                 out.append(self.paragraph(child, top))
@@ -232,8 +239,8 @@ class _Walker:
                 self.blocks(child, out, top)
 
     def block_sdt(self, sdt: etree._Element, out: list[Block], top: bool) -> None:
-        control = self._control(sdt)
-        content = _child(sdt, _SDTCONTENT)
+        pr, content = _sdt_parts(sdt)
+        control = self._control(pr)
         if content is None:
             return
         start = len(out)
@@ -270,19 +277,21 @@ class _Walker:
         else:
             number = 0
         # the common case: runs of plain text, no controls, symbols or fields
-        para = _plain(p, number)
-        return para if para is not None else self.full_paragraph(p, number)
+        children = _children(p)
+        para = _plain(children, number)
+        return para if para is not None else self.full_paragraph(children, number)
 
-    def full_paragraph(self, p: etree._Element, number: int) -> Para:
-        """Any paragraph (controls, symbols, fields, hyperlinks, tracked changes)."""
-        para = Para("", number=number)
-        first = p[0] if len(p) else None
+    def full_paragraph(self, children: list[etree._Element], number: int) -> Para:
+        """Any paragraph (controls, symbols, fields, hyperlinks, tracked changes), from the
+        paragraph's children."""
+        para = Para("", "", False, False, number)  # text, style, heading, bold, number
+        first = children[0] if children else None
         if first is not None and first.tag == _PPR:
             para.style, para.heading = _style_of(first)
         parts: list[str] = []
         controls: list[tuple[Control, int]] = []
         bold = [True, False]  # [all text runs bold, any text run seen]
-        self.inline(p, parts, controls, bold)
+        self.inline(children, parts, controls, bold)
         text = "".join(parts)
         # a check box's option: the text after it up to the next check box
         boxes = [(c, pos) for c, pos in controls if c.kind == "checkbox"]
@@ -297,36 +306,41 @@ class _Walker:
         return para
 
     def inline(
-        self, el: etree._Element, parts: list[str], controls: list[tuple[Control, int]], bold: list[bool]
+        self,
+        children: list[etree._Element],
+        parts: list[str],
+        controls: list[tuple[Control, int]],
+        bold: list[bool],
     ) -> None:
-        for child in el:
+        """Read a paragraph's (or an inline wrapper's) ``children`` into ``parts``."""
+        for child in children:
             tag = child.tag
             if tag == _R:
                 self.run(child, parts, bold)
             elif tag == _SDT:
-                control = self._control(child)
-                content = _child(child, _SDTCONTENT)
+                pr, content = _sdt_parts(child)
+                control = self._control(pr)
                 if control.kind == "checkbox":
                     parts.append(TICKED if control.checked else UNTICKED)
                     controls.append((control, len("".join(parts))))
                     continue
                 if content is not None and not control.placeholder:
                     sub: list[str] = []
-                    self.inline(content, sub, controls, bold)
+                    self.inline(_children(content), sub, controls, bold)
                     control.text = "".join(sub).strip()
                     parts.extend(sub)
                 else:
                     control.text = ""
                 controls.append((control, len("".join(parts))))
             elif tag in _INLINE_TRANSPARENT:
-                self.inline(child, parts, controls, bold)
+                self.inline(_children(child), parts, controls, bold)
             elif tag == _PPR or tag in _SKIP:
                 continue
 
     def run(self, r: etree._Element, parts: list[str], bold: list[bool]) -> None:
         start = len(parts)
         run_bold = False
-        for child in r:
+        for child in _children(r):
             tag = child.tag
             if tag == _T:
                 parts.append(child.text or "")
@@ -361,7 +375,7 @@ class _Walker:
         grid_seen = False
         row = self.row
         # rows in document order; the first w:tblGrid gives the grid width
-        for child in tbl:
+        for child in _children(tbl):
             tag = child.tag
             if tag == _TR:
                 columns = max(columns, row(child, table))
@@ -378,16 +392,17 @@ class _Walker:
 
     def row(self, tr: etree._Element, table: Table) -> int:
         """Read a row into the table (a deleted row is left out); the grid columns it spans."""
-        first = tr[0] if len(tr) else None
+        children = _children(tr)
+        first = children[0] if children else None
         if first is not None and first.tag == _TRPR and _child(first, _DEL) is not None:
             return 0
         rows = table.rows
-        row = Row(index=len(rows) + 1)
+        row = Row(len(rows) + 1)
         rows.append(row)
         col = 0
         position = 0
         cell = self.cell
-        for child in tr:
+        for child in children:
             tag = child.tag
             if tag == _TC:
                 position += 1
@@ -401,9 +416,11 @@ class _Walker:
     def cell(self, tc: etree._Element, table: int, row: Row, position: int, col: int) -> int:
         """Read a cell into the row (a vertical-merge continuation is left out); its span."""
         span = 1
-        first = tc[0] if len(tc) else None
+        children = _children(tc)
+        first = children[0] if children else None
         if first is not None and first.tag == _TCPR:
-            for x in first:
+            del children[0]  # the cell's properties, read here: the blocks follow
+            for x in _children(first):
                 tag = x.tag
                 if tag == _GRIDSPAN:
                     try:
@@ -419,11 +436,12 @@ class _Walker:
         paragraphs: list[Para] = []
         tables: list[Table] = []
         # the cell's blocks in order, paragraphs and tables apart (as ``blocks`` reads them)
-        for child in tc:
+        for child in children:
             tag = child.tag
             if tag == _P:
-                para = _plain(child, 0)
-                paragraphs.append(para if para is not None else self.full_paragraph(child, 0))
+                kids = _children(child)
+                para = _plain(kids, 0)
+                paragraphs.append(para if para is not None else self.full_paragraph(kids, 0))
             elif tag == _TBL:
                 tables.append(self.table(child))
                 self.where = here
@@ -448,15 +466,15 @@ class _Walker:
         return span
 
     # -- content controls ---------------------------------------------------------------
-    def _control(self, sdt: etree._Element) -> Control:
+    def _control(self, pr: etree._Element | None) -> Control:
+        """The control whose properties (``w:sdtPr``) are ``pr``."""
         tag = alias = ""
         kind: ControlKind = "text"
         placeholder = False
         checked: bool | None = None
         date: str | None = None
-        pr = _child(sdt, _SDTPR)
         if pr is not None:
-            for child in pr:
+            for child in _children(pr):
                 t = child.tag
                 if t == _TAG:
                     tag = child.get(_VAL) or ""
@@ -479,30 +497,36 @@ class _Walker:
                     kind = "picture"
                 elif t == _GROUP:
                     kind = "group"
-        return Control(
-            tag=tag,
-            alias=alias,
-            kind=kind,
-            text="",
-            placeholder=placeholder and kind != "checkbox",
-            checked=checked,
-            date=date,
-        )
+        # tag, alias, kind, text, placeholder, checked, date (positional: cheaper to call)
+        return Control(tag, alias, kind, "", placeholder and kind != "checkbox", checked, date)
 
 
 def _child(el: etree._Element, tag: str) -> etree._Element | None:
     """The first child with this tag (faster than ``find`` for a few children)."""
-    for x in el:
+    for x in _children(el):
         if x.tag == tag:
             return x
     return None
+
+
+def _sdt_parts(sdt: etree._Element) -> tuple[etree._Element | None, etree._Element | None]:
+    """A content control's first ``w:sdtPr`` and first ``w:sdtContent``, in one pass."""
+    pr = content = None
+    for x in _children(sdt):
+        tag = x.tag
+        if tag == _SDTPR:
+            if pr is None:
+                pr = x
+        elif tag == _SDTCONTENT and content is None:
+            content = x
+    return pr, content
 
 
 def _style_of(ppr: etree._Element) -> tuple[str, bool]:
     """(style id, heading?) from a paragraph's properties."""
     style = ""
     heading = False
-    for child in ppr:
+    for child in _children(ppr):
         tag = child.tag
         if tag == _PSTYLE:
             style = child.get(_VAL) or ""
@@ -518,28 +542,28 @@ def _style_of(ppr: etree._Element) -> tuple[str, bool]:
 
 
 def _is_bold(rpr: etree._Element) -> bool:
-    for x in rpr:
+    for x in _children(rpr):
         if x.tag == _B:
             return (x.get(_VAL) or "true") not in _FALSE
     return False
 
 
-def _plain(p: etree._Element, number: int) -> Para | None:
-    """A paragraph of plain runs, read in one loop over its children and theirs; None when
-    it holds anything else (controls, symbols, fields, hyperlinks, tracked changes): the
-    full walk reads those. Style from a first-child ``w:pPr``."""
+def _plain(children: list[etree._Element], number: int) -> Para | None:
+    """A paragraph of plain runs, read in one loop over its children (``_children(p)``) and theirs;
+    None when it holds anything else (controls, symbols, fields, hyperlinks, tracked
+    changes): the full walk reads those. Style from a first-child ``w:pPr``."""
     parts: list[str] = []
     append = parts.append
     all_bold = True
     any_text = False
     style = ""
     heading = False
-    for child in p:
+    for child in children:
         tag = child.tag
         if tag == _R:
             bold = False
             has_text = False
-            for x in child:
+            for x in _children(child):
                 xt = x.tag
                 if xt == _T:
                     text = x.text
@@ -549,7 +573,7 @@ def _plain(p: etree._Element, number: int) -> Para | None:
                             has_text = True
                 elif xt == _RPR:
                     bold = False
-                    for y in x:
+                    for y in _children(x):
                         if y.tag == _B:
                             bold = (y.get(_VAL) or "true") not in _FALSE
                             break
@@ -562,7 +586,7 @@ def _plain(p: etree._Element, number: int) -> Para | None:
                 if not bold:
                     all_bold = False
         elif tag == _PPR:
-            if child.getprevious() is None:
+            if child is children[0]:
                 style, heading = _style_of(child)
         elif tag in _STRUCTURAL:
             return None
@@ -577,7 +601,7 @@ def _wrapped(el: etree._Element, tag: str) -> list[etree._Element]:
             return []
         el = content
     found: list[etree._Element] = []
-    for child in el:
+    for child in _children(el):
         t = child.tag
         if t == tag:
             found.append(child)

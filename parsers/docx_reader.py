@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,24 +107,26 @@ def _identification_texts(layout: Layout) -> tuple[list[str], list[list[str]]]:
     rows of every table (possible column headings)."""
     texts: list[str] = []
     rows: list[list[str]] = []
-
-    def add_table(t: Table) -> None:
-        for i, r in enumerate(t.rows):
-            cells = [_label_text(c) for c in r.cells]
-            if i < 3:
-                rows.append(cells)
-            texts.extend(c for c in cells if c)
-            for c in r.cells:
-                for nested in c.tables:
-                    add_table(nested)
-
     for b in layout.blocks:
         if isinstance(b, Para):
             if b.text:
                 texts.append(b.text)
         else:
-            add_table(b)
+            _add_identification_table(b, texts, rows)
     return texts, rows
+
+
+def _add_identification_table(t: Table, texts: list[str], rows: list[list[str]]) -> None:
+    """``_identification_texts`` for a table and the tables nested in it (a plain function:
+    a closure calling itself would be a reference cycle left to the garbage collector)."""
+    for i, r in enumerate(t.rows):
+        cells = [_label_text(c) for c in r.cells]
+        if i < 3:
+            rows.append(cells)
+        texts.extend(c for c in cells if c)
+        for c in r.cells:
+            for nested in c.tables:
+                _add_identification_table(nested, texts, rows)
 
 
 def _label_text(cell: Cell) -> str:
@@ -139,41 +141,55 @@ def _is_options_line(text: str) -> bool:
 
 
 def _value_text(cell: Cell) -> str:
-    return "\n".join(p.text for p in cell.paragraphs if p.text and not _is_options_line(p.text)).strip()
+    paragraphs = cell.paragraphs
+    if len(paragraphs) == 1:  # the common case, without the generator
+        text = paragraphs[0].text
+        return text.strip() if text and not _is_options_line(text) else ""
+    return "\n".join(p.text for p in paragraphs if p.text and not _is_options_line(p.text)).strip()
 
 
 def _cell_location(t: Table, r: Row, c: Cell) -> Location:
     return new_location(kind="table", table=t.number, row=r.index, cell=c.index)
 
 
+def _paragraph_location(p: Para, where: Location | None) -> Location:
+    """``where`` (a cell read paragraph by paragraph), else the body paragraph's own
+    location; built only when a value is taken from the paragraph."""
+    return where if where is not None else new_location(kind="paragraph", paragraph=p.number)
+
+
 def _references(layout: Layout, prefix: str, skip: set[int] | None = None) -> list[tuple[str, Location]]:
     """(normalised reference, where first seen), in document order, each once."""
     seen: dict[str, Location] = {}
-    key = prefix.lower()
-
-    def scan(text: str) -> Sequence[str]:
-        return find_case_references(text, prefix) if key in text.lower() else ()
-
-    def note(refs: Sequence[str], where: Location) -> None:
-        for ref in refs:
-            seen.setdefault(ref, where)
-
-    def table(t: Table) -> None:
-        for r in t.rows:
-            for c in r.cells:
-                text = c.text
-                if text and not (skip and id(c) in skip) and (refs := scan(text)):
-                    note(refs, _cell_location(t, r, c))
-                for nested in c.tables:
-                    table(nested)
-
+    key = prefix.lower()  # a text without it holds no reference: most are ruled out so
     for b in layout.blocks:
         if isinstance(b, Para):
-            if b.text and (refs := scan(b.text)):
-                note(refs, new_location(kind="paragraph", paragraph=b.number))
+            if b.text and key in b.text.lower() and (refs := find_case_references(b.text, prefix)):
+                where = new_location(kind="paragraph", paragraph=b.number)
+                for ref in refs:
+                    seen.setdefault(ref, where)
         else:
-            table(b)
+            _table_references(b, key, prefix, skip, seen)
     return list(seen.items())
+
+
+def _table_references(t: Table, key: str, prefix: str, skip: set[int] | None, seen: dict[str, Location]) -> None:
+    """``_references`` for a table and the tables nested in it (a plain function: a closure
+    calling itself would be a reference cycle left to the garbage collector)."""
+    for r in t.rows:
+        for c in r.cells:
+            text = c.text
+            if (
+                text
+                and key in text.lower()
+                and not (skip and id(c) in skip)
+                and (refs := find_case_references(text, prefix))
+            ):
+                where = _cell_location(t, r, c)
+                for ref in refs:
+                    seen.setdefault(ref, where)
+            for nested in c.tables:
+                _table_references(nested, key, prefix, skip, seen)
 
 
 @dataclass(slots=True)
@@ -190,8 +206,8 @@ class _Reader:
         self.layout = layout
         self.doc = doc
         self.m: FieldMatcher = matcher_for(form)
-        self.fields = {f.id: f for f in form.fields}
-        self.table_fields = [f for f in form.fields if f.type == "table"]
+        self.fields = form.fields_by_id
+        self.table_fields = form.table_fields
         self.found: dict[str, list[_Candidate]] = {}
         self.section: str | None = None
         self.pending_table: str | None = None
@@ -278,6 +294,10 @@ class _Reader:
 
     def settle(self) -> None:
         for field_id, candidates in self.found.items():
+            if len(candidates) == 1:
+                # what the rest makes of a single candidate, empty or not: its value
+                self.doc.fields[field_id] = candidates[0].value
+                continue
             tagged = [c for c in candidates if c.by_tag and not _empty(c)]
             labelled = [c for c in candidates if not c.by_tag and not _empty(c)]
             chosen = tagged or labelled
@@ -309,8 +329,6 @@ class _Reader:
         text = p.text
         if not text:
             return
-        if where is None:
-            where = new_location(kind="paragraph", paragraph=p.number)
         headingish = p.heading or (p.bold and len(text) <= MAX_HEADING_CHARS)
         if headingish:
             hit = self.label_match(text)
@@ -340,9 +358,9 @@ class _Reader:
                     return
                 if field.type in _MULTILINE:
                     self.para_label = field
-                    self.para_values = [(Para(text=split[1]), where)]
+                    self.para_values = [(Para(text=split[1]), _paragraph_location(p, where))]
                 else:
-                    self.add(field, split[1], where)
+                    self.add(field, split[1], _paragraph_location(p, where))
                 return
         if len(text) <= MAX_LABEL_CHARS and (p.bold or p.heading or text.rstrip().endswith(":")):
             hit = self.label_match(text)
@@ -351,7 +369,7 @@ class _Reader:
                 self.para_label = self.fields[hit.field_id]
                 return
         if self.para_label is not None and not _is_options_line(text):
-            self.para_values.append((p, where))
+            self.para_values.append((p, _paragraph_location(p, where)))
             if self.para_label.type not in _MULTILINE:
                 self.end_para_label()
 
@@ -365,7 +383,8 @@ class _Reader:
         self.add(field, "\n".join(p.text for p, _ in values), values[0][1])
 
     def tagged_here(self, controls: list[Any], field_id: str) -> bool:
-        return any(c.tag == field_id for c in controls)
+        # most paragraphs and cells hold no control: no generator for them
+        return bool(controls) and any(c.tag == field_id for c in controls)
 
     def label_match(self, text: str) -> LabelMatch | None:
         if not text or len(text) > MAX_LABEL_CHARS:
@@ -373,7 +392,7 @@ class _Reader:
         return self.m.match(text, self.section)
 
     def is_label(self, cell: Cell) -> bool:
-        if any(c.tag in self.fields for c in cell.controls):
+        if cell.controls and any(c.tag in self.fields for c in cell.controls):
             return False
         hit = self.label_match(_label_text(cell))
         return hit is not None and (hit.exact or hit.score >= STRONG)
@@ -524,15 +543,15 @@ class _Reader:
         text = _label_text(cell)
         if not text:
             return 1
-        if any(c.tag in self.fields for c in cell.controls):
+        if cell.controls and any(c.tag in self.fields for c in cell.controls):
             return 1  # a value cell read through its controls
-        hit = None if _has_value_after_colon(text) else self.label_match(text)
+        value_after_colon = _has_value_after_colon(text)
+        hit = None if value_after_colon else self.label_match(text)
         strong = hit is not None and (hit.exact or hit.score >= STRONG)
-        filled = [p for p in cell.paragraphs if p.text]
         if (
             not strong
-            and len(filled) == 1
-            and not _has_value_after_colon(text)
+            and not value_after_colon
+            and sum(1 for p in cell.paragraphs if p.text) == 1
             and (self.m.match_section(text) is not None)
         ):
             self.section = self.m.match_section(text)

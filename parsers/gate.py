@@ -124,6 +124,8 @@ _MACRO_NAMES = frozenset(
 )
 _MACRO_FOLDERS = frozenset({"activex", "macrosheets"})
 _MACRO_TYPE_MARKERS = ("macroenabled", "vbaproject", "vbadata", "activex", "macrosheet")
+#: any of the markers, anywhere (one search instead of one per marker)
+_MACRO_TYPE = re.compile("|".join(map(re.escape, _MACRO_TYPE_MARKERS)))
 _MACRO_REL_TYPES = frozenset(
     {"vbaproject", "wordvbadata", "activexcontrol", "activexcontrolbinary", "attachedtoolbars", "xlmacrosheet"}
 )
@@ -379,8 +381,10 @@ def _check_local_headers(data: bytes, infos: list[zipfile.ZipInfo], directory_st
         end = name_start + name_length + extra_length + info.compress_size
         if end > limit:
             raise _unreadable(DAMAGED)
+        name = info.orig_filename
         try:
-            expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+            # an ASCII name is the same bytes in either encoding (and ASCII is C-fast)
+            expected = name.encode("ascii" if name.isascii() else "utf-8" if info.flag_bits & 0x800 else "cp437")
         except UnicodeEncodeError:
             expected = None
         if expected is not None and data[name_start : name_start + name_length] != expected:
@@ -442,12 +446,19 @@ def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
     if info.flag_bits & 0x60:
         raise NotImplementedError("compressed patched data or strong encryption")
     local_name = bytes(data[name_start : name_start + name_length])
-    if local_name.decode("utf-8" if header[3] & 0x800 else "cp437") != info.orig_filename:
+    # an ASCII name decodes the same in either encoding (and ASCII is C-fast)
+    encoding = "ascii" if local_name.isascii() else "utf-8" if header[3] & 0x800 else "cp437"
+    if local_name.decode(encoding) != info.orig_filename:
         raise zipfile.BadZipFile("file name in directory and header differ")
     position = name_start + name_length + extra_length
     compress_left = info.compress_size
     left = info.file_size
     deflated = info.compress_type == zipfile.ZIP_DEFLATED
+    if deflated and (n < 0 or n >= left):
+        whole = _inflate_whole(data[position : position + compress_left], info)
+        if whole is not None:
+            return whole
+        # anything unusual: the step-by-step read below gives zipfile's exact result
     inflater = zlib.decompressobj(-15) if deflated else None
     crc = 0
     eof = False
@@ -490,6 +501,24 @@ def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
     return b"".join(out)
 
 
+def _inflate_whole(packed: memoryview, info: zipfile.ZipInfo) -> bytes | None:
+    """A deflated member inflated in one call, when that is plainly what the step-by-step
+    read in ``_unpack`` returns: all its declared compressed bytes present, the deflate
+    stream ending, exactly the declared size out and the CRC matching. None otherwise
+    (a damaged member is left to the step-by-step read, which fails as zipfile does)."""
+    if len(packed) != info.compress_size:
+        return None
+    inflater = zlib.decompressobj(-15)
+    try:
+        # never more than one byte past the declared size, however much the stream holds
+        out = inflater.decompress(packed, info.file_size + 1)
+    except zlib.error:
+        return None
+    if not inflater.eof or len(out) != info.file_size or zlib.crc32(out) != info.CRC:
+        return None
+    return out
+
+
 def _read_small_xml(data: memoryview, info: zipfile.ZipInfo, cap: int) -> etree._Element:
     if info.file_size > cap:
         raise _unsafe(UNPACKS_LARGE)
@@ -517,7 +546,7 @@ def _check_package(data: memoryview, by_name: dict[str, zipfile.ZipInfo]) -> tup
     overrides: dict[str, str] = {}
     for element in types:
         content_type = (element.get("ContentType") or "").strip()
-        if any(marker in content_type.casefold() for marker in _MACRO_TYPE_MARKERS):
+        if _MACRO_TYPE.search(content_type.casefold()):
             raise _unsafe(MACROS)
         if element.tag == f"{{{_PKG_NS}}}Default":
             defaults[(element.get("Extension") or "").casefold()] = content_type
@@ -565,6 +594,7 @@ def _check_relationships(
 # --- 6 and 7. XML prologs and sheet dimensions ---------------------------------------------
 
 _PROLOG_ITEM = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
+_SPACE = re.compile(r"\s*")
 _ENCODING = re.compile(r"""^<\?xml[^>]*?\bencoding\s*=\s*["']([^"']*)["']""")
 _DIMENSION = re.compile(r"""<(?:[A-Za-z_][\w.-]*:)?dimension\s+ref\s*=\s*["']([^"']*)["']""")
 _CELL = re.compile(r"^\$?([A-Z]{1,3})\$?([0-9]{1,7})$")
@@ -589,10 +619,13 @@ def _check_prolog(head: bytes, *, whole: bool) -> str:
     position = 0
     while (item := _PROLOG_ITEM.match(text, position)) is not None and item.end() > position:
         position = item.end()
-    rest = text[position:].lstrip()
-    if rest.startswith("<!"):
+    # what follows the prolog, after any whitespace (\s is what str.strip() strips); found
+    # in place rather than by copying the rest of the head
+    spaces = _SPACE.match(text, position)  # always matches (perhaps nothing)
+    rest = spaces.end() if spaces is not None else position
+    if text.startswith("<!", rest):
         raise _unsafe(DECLARATIONS)
-    if not rest.startswith("<") and not whole:
+    if not text.startswith("<", rest) and not whole:
         raise _unsafe(DECLARATIONS)  # 4 KB of prolog and still no root element
     return text
 

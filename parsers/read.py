@@ -10,6 +10,8 @@ opened once.
 
 from __future__ import annotations
 
+import gc
+
 from core.model import Document, Rejection
 from core.settings import FormsContext
 from parsers import gate
@@ -25,5 +27,17 @@ def read_document(data: bytes, filename: str, ctx: FormsContext) -> Document:
         rejection = verdict.rejection or Rejection(rule="DOC-UNREADABLE", reason="not a Word or Excel file")
         return Document(filename=filename, rejection=rejection)
     if verdict.media == "docx":
-        return read_docx(data, filename, ctx, parts=verdict.parts)
+        # Reading a Word form builds a few thousand short-lived objects (lxml's element
+        # proxies, the layout) and no reference cycles: a collection in the middle of it
+        # would only walk the layout being built, which is gone by the time read_docx
+        # returns. The collector is paused for the read (as validators.checklist pauses it
+        # for a check) and left as it was found.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return read_docx(data, filename, ctx, parts=verdict.parts)
+        finally:
+            if paused:
+                gc.enable()
     return read_xlsx(data, filename, ctx)

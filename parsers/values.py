@@ -115,6 +115,9 @@ _SPACE_RUNS = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 
 #: the ASCII characters _CLEAN changes (every other key is beyond ASCII)
 _CLEAN_ASCII = tuple(chr(c) for c in _CLEAN if c < 128)
+#: whether printable ASCII text is left as it is by _CLEAN (its ASCII keys are all control
+#: characters), so that str.isprintable() alone can show there is nothing to translate
+_PRINTABLE_ASCII_IS_CLEAN = not any(c.isprintable() for c in _CLEAN_ASCII)
 #: in ASCII text, what " ".join(text.split()) changes inside a line: str.split()'s ASCII
 #: whitespace other than the space, and a run of spaces
 _SPLIT_ASCII = ("  ", *(chr(c) for c in range(128) if chr(c) != " " and chr(c).isspace()))
@@ -128,8 +131,12 @@ def _clean(text: str) -> str:
     (One pass of str.translate: the same as _LINE_BREAKS after _INVISIBLE, but C-fast.)"""
     if "\r" in text:
         text = text.translate(_INVISIBLE).replace("\r\n", "\n").replace("\r", "\n")
-    if len(text) >= _SEARCH_FIRST and text.isascii() and not any(c in text for c in _CLEAN_ASCII):
-        return text  # nothing to translate (a long narrative mostly is plain ASCII)
+    if text.isascii():
+        if len(text) >= _SEARCH_FIRST:
+            if not any(c in text for c in _CLEAN_ASCII):
+                return text  # nothing to translate (a long narrative mostly is plain ASCII)
+        elif _PRINTABLE_ASCII_IS_CLEAN and text.isprintable():
+            return text  # nothing to translate (most short values: one C-level check)
     return text.translate(_CLEAN)
 
 

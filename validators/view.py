@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from bisect import bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from itertools import accumulate
 
 from core.catalogue import Column, FieldDef, FormDef
@@ -60,12 +60,19 @@ class Blob:
     indexes: list[int]  # index into doc.rows of each cell (of its first copy)
     #: index of a text's first cell -> the indexes of every cell holding it (repeats only)
     copies: dict[int, list[int]] = field(default_factory=dict)
+    # ``lower``, once worked out (plain attributes: functools.cached_property takes a lock
+    # on Python 3.11, which costs more than lower-casing a short text)
+    _lower: str | None = field(default=None, init=False, repr=False, compare=False)
+    _lowered: bool = field(default=False, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def lower(self) -> str | None:
         """``text`` lower-cased, when that keeps every offset (None otherwise)."""
-        low = self.text.lower()
-        return low if len(low) == len(self.text) else None
+        if not self._lowered:
+            low = self.text.lower()
+            self._lower = low if len(low) == len(self.text) else None
+            self._lowered = True
+        return self._lower
 
     def index_at(self, pos: int) -> int:
         """The index into doc.rows of the cell holding offset ``pos`` of ``text`` (its first
@@ -105,7 +112,7 @@ def join_cells(values: list[Value], *, distinct: bool = False) -> Blob:
 class DocView:
     doc: Document
     form: FormDef
-    fields: dict[str, FieldDef]
+    fields: Mapping[str, FieldDef]
     columns: dict[str, Column]
     row_numbers: list[int]
     #: (row, column) of chronology cells the reader could not read
@@ -195,7 +202,7 @@ def _build(doc: Document, ctx: CheckContext) -> DocView | None:
     return DocView(
         doc=doc,
         form=form,
-        fields={f.id: f for f in form.fields},
+        fields=form.fields_by_id,
         columns={c.id: c for c in form.events},
         row_numbers=numbers,
         unreadable_cells={(i.row, i.field) for i in doc.issues if i.table is None},

@@ -31,6 +31,7 @@ Field ids and rule ids are a contract (spec/forms.md): keep them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
@@ -176,6 +177,16 @@ class FormDef(BaseModel):
 
     def field(self, field_id: str) -> FieldDef:
         return self._fields_by_id[field_id]
+
+    @property
+    def fields_by_id(self) -> Mapping[str, FieldDef]:
+        """Every field by its id, built once (the definition is immutable; not to be changed)."""
+        return self._fields_by_id
+
+    @cached_property
+    def table_fields(self) -> tuple[FieldDef, ...]:
+        """The repeating-table fields, in the form's order."""
+        return tuple(f for f in self.fields if f.type == "table")
 
     def fields_in(self, section_id: str) -> list[FieldDef]:
         return [f for f in self.fields if f.section == section_id]

@@ -4,8 +4,8 @@ mailbox and the Maildir outbox (the real IMAP and SMTP servers are in test_end_t
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import email
+import logging
 from concurrent.futures import Future
 from email import policy
 from pathlib import Path

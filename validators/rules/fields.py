@@ -3,6 +3,7 @@ conditional-field rules REF-DEATH-DATE and DOI-DETAILS."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
@@ -46,6 +47,12 @@ def _hint(kind: str, ctx: CheckContext) -> str:
     return _HINTS.get(kind, "Please check what you wrote.")
 
 
+@functools.lru_cache(maxsize=8)
+def _case_ref(prefix: str) -> re.Pattern[str]:
+    """A normalised case reference with this (configured) prefix: PREFIX-YYYY-NNN."""
+    return re.compile(re.escape(prefix) + r"-\d{4}-\d{3,}")
+
+
 def _is_valid(kind: str, choices: tuple[str, ...], value: Value, ctx: CheckContext) -> bool:
     """Whether a (non-empty) normalised value has the shape its type promises."""
     if kind in ("text", "longtext", "phone"):
@@ -66,8 +73,7 @@ def _is_valid(kind: str, choices: tuple[str, ...], value: Value, ctx: CheckConte
         known = ctx.forms.agencies
         return isinstance(value, str) and (not known.agencies or known.get(value) is not None)
     if kind == "case_ref":
-        prefix = re.escape(ctx.forms.forms.case_reference_prefix)
-        return isinstance(value, str) and re.fullmatch(prefix + r"-\d{4}-\d{3,}", value) is not None
+        return isinstance(value, str) and _case_ref(ctx.forms.forms.case_reference_prefix).fullmatch(value) is not None
     if kind == "nhs_number":
         return isinstance(value, str) and _NHS.fullmatch(value) is not None and nhs_number_is_valid(value)
     if kind == "integer":

@@ -7,10 +7,10 @@ so a 50,000-row chronology costs a few C-level scans, not 150,000 Python-level s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
 
 from core.model import Document, Finding, Severity
 from validators.base import CheckContext, Rule, row_prefix
@@ -141,6 +141,12 @@ def scan(blob: Blob) -> Scan:
     return Scan(abbreviations, identifiers, pasted + stamps)
 
 
+def abbreviations_in(text: str) -> set[str]:
+    """The abbreviations a scan of ``text`` finds (``scan(join_cells([text])).abbreviations``),
+    without the rest of the scan: a glossary entry needs no stamps or identifiers."""
+    return {text[m.start() : m.end("abbreviation")] for m in _TOKENS.finditer(text) if m.lastgroup == "abbreviation"}
+
+
 def _stamps(blob: Blob, colons: list[int]) -> list[tuple[int, str]]:
     low = blob.lower
     flags = 0 if low is not None else re.IGNORECASE
@@ -170,10 +176,14 @@ class _Source:
     label: str  # as printed, quoted: '"Event"' or '"Immediate actions taken", "Action"'
     blob: Blob
     rows: list[int | None]  # the row number of each blob index (None for a scalar field)
+    # ``scan``, once made (a plain attribute: see Blob.lower on functools.cached_property)
+    _scan: Scan | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
-    @cached_property
+    @property
     def scan(self) -> Scan:
-        return scan(self.blob)
+        if self._scan is None:
+            self._scan = scan(self.blob)
+        return self._scan
 
     def row_at(self, pos: int) -> int | None:
         return self.rows[self.blob.index_at(pos)]
@@ -248,7 +258,7 @@ class Abbreviation(Rule):
             value = r.get(GLOSSARY_ABBREVIATION)
             if isinstance(value, str):
                 known.add(value.strip().upper())
-                known.update(scan(join_cells([value])).abbreviations)
+                known.update(abbreviations_in(value))
         # first place seen: (source order, blob index) of each unknown abbreviation
         first: dict[str, tuple[int, int, int]] = {}
         for s, source in enumerate(sources):
