@@ -105,12 +105,17 @@ class EncryptedBlobStore:
     def put(self, data: bytes) -> str:
         return self.put_many([data])[0]
 
-    def put_many(self, items: Sequence[bytes]) -> list[str]:
+    def put_many(self, items: Sequence[bytes], digests: Sequence[str] | None = None) -> list[str]:
         """Store every item (durably, once this returns); their digests, in order. Each new
         blob is sealed, written and fsynced in a thread of its own (the journal commits
         concurrent fsyncs together), then renamed into place; the directories touched are
-        fsynced once for the batch."""
-        digests = [hashlib.sha256(data).hexdigest() for data in items]
+        fsynced once for the batch. ``digests``: the items' SHA-256 (hex), when the caller
+        has worked them out already (they are not checked again here)."""
+        if digests is None:
+            digests = [hashlib.sha256(data).hexdigest() for data in items]
+        elif len(digests) != len(items):
+            raise ValueError("one digest per item")
+        digests = list(digests)
         todo = dict(zip(digests, items, strict=True))
         written: list[tuple[Path, Path, set[Path]] | None] = [None] * len(todo)
 

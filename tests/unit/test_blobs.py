@@ -195,3 +195,16 @@ def test_a_key_file_is_never_overwritten(tmp_path):
         generate_key_file(path)
     assert key == ensure_key_file(path)
     assert [path] == list(tmp_path.iterdir())
+
+
+def test_a_batch_stored_with_its_digests_given_comes_back_under_them(store):
+    items = [ORIGINAL, b"second", b""]
+    digests = [hashlib.sha256(item).hexdigest() for item in items]
+
+    assert digests == store.put_many(items, digests)
+    assert items == [store.get(d) for d in digests]
+
+
+def test_a_batch_with_a_digest_missing_is_refused(store):
+    with pytest.raises(ValueError, match="one digest per item"):
+        store.put_many([ORIGINAL, b"second"], [hashlib.sha256(ORIGINAL).hexdigest()])
