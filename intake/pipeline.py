@@ -64,6 +64,9 @@ MAX_ATTEMPTS = 3
 RECORD_BATCH = 100
 #: at most this many prepared messages are filed in one transaction
 FILING_GROUP = 10
+#: threads preparing messages: while one waits for the reading worker (one per process,
+#: used in turn) or for its attachments' fsync, the other decodes the next message
+PREPARE_THREADS = 2
 
 
 class _Crash:
@@ -410,13 +413,14 @@ class Pipeline:
         self._finish(message_row_id, self._prepare(message_row_id))
 
     def _prepared_groups(self, claims: Sequence[_Claim]) -> Iterator[list[tuple[int, Future[_Prepared | None]]]]:
-        """The claimed messages, prepared in order in a thread while the caller files the
-        ones before (reading in the worker process, decoding and storing the attachments
-        overlap with the database's round trips and commits), handed over in groups: the
+        """The claimed messages, prepared in threads (PREPARE_THREADS, taking them in order)
+        while the caller files the ones before (reading in the worker process, decoding and
+        storing the attachments overlap with the database's round trips and commits), handed
+        over in order and in groups: the
         next message once it is prepared, with those after it that are prepared already (at
         most FILING_GROUP). When filing is the slower side the groups grow, and a group costs
         one transaction and one commit; when preparing is, they stay single."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-prepare") as pool:
+        with ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="intake-prepare") as pool:
             futures = [(claim.id, pool.submit(self._prepare, claim.id, claim)) for claim in claims]
             try:
                 index = 0
