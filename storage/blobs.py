@@ -94,6 +94,8 @@ class EncryptedBlobStore:
         self.directory = Path(directory)
         self._aead = AESGCM(key)
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        #: folders known to exist (a blob's folder is made once, not tried for every blob)
+        self._folders: set[Path] = set()
 
     def path(self, digest: str) -> Path:
         if not _DIGEST.fullmatch(digest):
@@ -122,13 +124,21 @@ class EncryptedBlobStore:
         def write(job: tuple[int, tuple[str, bytes]]) -> None:
             n, (digest, data) = job
             target = self.path(digest)
-            made = _make_dirs(target.parent, self.directory)
+            folder = target.parent
+            made = set() if folder in self._folders else _make_dirs(folder, self.directory)
             if not made and target.exists():
                 return
-            nonce = os.urandom(NONCE_BYTES)
+            random = os.urandom(NONCE_BYTES + 6)  # the nonce, and a unique name for the temporary file
+            nonce = random[:NONCE_BYTES]
             sealed = FORMAT + nonce + self._aead.encrypt(nonce, data, digest.encode("ascii"))
-            temp = target.parent / f".tmp-{digest[:8]}-{os.getpid()}-{os.urandom(6).hex()}"
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            temp = folder / f".tmp-{digest[:8]}-{os.getpid()}-{random[NONCE_BYTES:].hex()}"
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except FileNotFoundError:  # the folder went since it was known: make it again
+                self._folders.discard(folder)
+                made = _make_dirs(folder, self.directory)
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            self._folders.add(folder)
             try:
                 written[n] = (temp, target, made)
                 view = memoryview(sealed)

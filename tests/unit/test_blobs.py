@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import stat
 
 import pytest
@@ -208,3 +209,11 @@ def test_a_batch_stored_with_its_digests_given_comes_back_under_them(store):
 def test_a_batch_with_a_digest_missing_is_refused(store):
     with pytest.raises(ValueError, match="one digest per item"):
         store.put_many([ORIGINAL, b"second"], [hashlib.sha256(ORIGINAL).hexdigest()])
+
+
+def test_a_blob_is_stored_again_when_its_folder_was_removed_meanwhile(store):
+    digest = store.put(ORIGINAL)
+    shutil.rmtree(store.directory / digest[:2])
+
+    assert digest == store.put(ORIGINAL)
+    assert ORIGINAL == store.get(digest)
