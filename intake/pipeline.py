@@ -205,7 +205,7 @@ class Pipeline:
                 return report
             known = uow.messages.known_uids(mailbox.name, mailbox.folder, state.uidvalidity)
         new = [uid for uid in mailbox.uids() if uid not in known]
-        for batch in _fetched_batches(mailbox, new, RECORD_BATCH):
+        for batch in _fetched_batches(mailbox, new, record_batch_sizes(len(new))):
             for _ in batch:
                 report.fetched += 1
                 self._crash.at("fetched")
@@ -761,10 +761,36 @@ class Pipeline:
 _DONE = object()
 
 
-def _fetched_batches(mailbox: Mailbox, uids: Sequence[int], size: int) -> Iterator[list[FetchedMessage]]:
-    """``mailbox.fetch(uids)`` in batches of ``size``, fetched in a thread one batch ahead, so
-    the server's next batch arrives while this one is being recorded. The thread has stopped
-    when this generator ends (a fetch error is raised here, after the batches before it)."""
+def record_batch_sizes(count: int, largest: int = RECORD_BATCH, smallest: int = RECORD_BATCH // 8) -> list[int]:
+    """How ``count`` new messages are split into recording batches: ``largest`` at a time,
+    but doubling up from ``smallest`` at the start and halving down to it at the end. Nothing
+    is recorded until a batch has arrived, and the poll ends when the last one is committed:
+    small batches there keep that wait short, large ones in between keep the commits few."""
+    sizes: list[int] = []
+    size = smallest
+    while count - sum(sizes) > 2 * size and size < largest:  # ramp up
+        sizes.append(size)
+        size = min(2 * size, largest)
+    tail: list[int] = []
+    left = count - sum(sizes)
+    size = smallest
+    while left > 2 * size and size < largest:  # ramp down (built from the end)
+        tail.append(size)
+        left -= size
+        size = min(2 * size, largest)
+    while left > largest:
+        sizes.append(largest)
+        left -= largest
+    if left:
+        sizes.append(left)
+    return sizes + tail[::-1]
+
+
+def _fetched_batches(mailbox: Mailbox, uids: Sequence[int], sizes: Sequence[int]) -> Iterator[list[FetchedMessage]]:
+    """``mailbox.fetch(uids)`` in batches of ``sizes`` (in order; their sum is len(uids)),
+    fetched in a thread one batch ahead, so the server's next batch arrives while this one is
+    being recorded. The thread has stopped when this generator ends (a fetch error is raised
+    here, after the batches before it)."""
     if not uids:
         return
     ready: queue.Queue[Any] = queue.Queue(maxsize=1)
@@ -782,12 +808,15 @@ def _fetched_batches(mailbox: Mailbox, uids: Sequence[int], size: int) -> Iterat
     def fetch() -> None:
         try:
             batch: list[FetchedMessage] = []
+            wanted = iter(sizes)
+            size = next(wanted, 0)
             for fetched in mailbox.fetch(uids):
                 batch.append(fetched)
                 if len(batch) >= size:
                     if not offer(batch):
                         return
                     batch = []
+                    size = next(wanted, size)
             if batch and not offer(batch):
                 return
             offer(_DONE)
