@@ -807,7 +807,11 @@ def _as_text(raw: Raw) -> str:
 def _longtext(raw: Raw) -> str:
     # each line's runs of whitespace made one space and its ends stripped: the same as
     # _SPACE_RUNS.sub(" ", line).strip() (a line holds no "\n"), several times faster
-    lines = (_single_spaced(line) for line in _clean(_as_text(raw)).split("\n"))
+    text = _clean(_as_text(raw))
+    if "\n" not in text:  # one line (a typed answer mostly is): the same, without generators
+        line = _single_spaced(text)
+        return line if line and not is_empty(line) else ""
+    lines = (_single_spaced(line) for line in text.split("\n"))
     return "\n".join(line for line in lines if line and not is_empty(line))
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from tests.fixtures.documents import LONG_TEXT, agency_summary, chronology, context, event, only, referral
 from validators import check
+from validators.rules.text import _TOKENS, _may_hold_tokens
 
 
 def found(rule, doc, **quality):
@@ -124,3 +128,22 @@ def test_an_empty_analysis_section_is_required_not_too_short():
 
 def test_the_word_count_comes_from_the_settings():
     assert [] == found("TEXT-TOO-SHORT", agency_summary(learning="We learnt a lot."), min_words=4)
+
+
+# --- the C-level pre-test of the token scan ----------------------------------------------
+# what _may_hold_tokens rules out, the token pattern never matches: text made of the
+# characters the pattern starts or goes on with, and a few others
+_TOKEN_ALPHABET = "abeprsABCDGHNPSWXYZ0123456789 -:+<&{}\\/>;#\t\n\x00.,'()" + "é٣"
+
+
+@given(st.text(alphabet=_TOKEN_ALPHABET, max_size=40))
+@settings(max_examples=3000)
+def test_a_text_ruled_out_before_the_scan_holds_no_token(text):
+    if not _may_hold_tokens(text):
+        assert _TOKENS.search(text) is None
+
+
+def test_the_pre_test_lets_every_kind_of_token_through():
+    for text in ("a CIN plan", "call 07700 900123", "NHS 943 476 5919", "AB 12 34 56 C", "M1 1AE", "note:", "<br>"):
+        assert _may_hold_tokens(text), text
+    assert not _may_hold_tokens("The health visitor recorded that the family attended.")
