@@ -1,6 +1,8 @@
 """Originals at rest: a content-addressed store encrypted with AES-256-GCM.
 
-A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/ab/<digest>``. The
+A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/a/<digest>`` (its
+first hex digit names one of 16 folders; stores written before kept ``dir/ab/<digest>``, which
+is still read). The
 file holds a format tag, a random 12-byte nonce and the ciphertext with its tag; the digest is
 the associated data, so a file copied under another name fails to decrypt. A write goes to a
 temporary file in the same directory, is fsynced, renamed into place (os.replace) and the
@@ -39,6 +41,7 @@ NONCE_BYTES = 12
 FORMAT = b"SSCPBLOB1\n"
 KEY_ENV = "INTAKE_STORAGE_KEY"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
+_LEGACY_FOLDER = re.compile(r"[0-9a-f]{2}")
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -96,13 +99,30 @@ class EncryptedBlobStore:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         #: folders known to exist (a blob's folder is made once, not tried for every blob)
         self._folders: set[Path] = set()
+        #: whether blobs of the earlier layout (256 folders, ``dir/ab/<digest>``) are here
+        self._legacy = any(
+            entry.is_dir() and _LEGACY_FOLDER.fullmatch(entry.name) for entry in os.scandir(self.directory)
+        )
 
     def path(self, digest: str) -> Path:
+        """Where the blob is written: one level of 16 folders. A batch of new blobs then
+        touches (and fsyncs) at most 16 folders (with 256, a batch of a hundred touched some
+        eighty: as many directory flushes as file flushes), and a store of a million blobs
+        holds some 60,000 a folder, which ext4's and XFS's hashed directories look up as fast."""
         if not _DIGEST.fullmatch(digest):
             raise ValueError("a blob digest is 64 lower-case hex digits")
-        # one level of 256 folders: a store of a million blobs holds ~4,000 a folder, and a
-        # batch of new blobs creates (and fsyncs) at most 256 folders instead of two a blob
-        return self.directory / digest[:2] / digest
+        return self.directory / digest[:1] / digest
+
+    def _found(self, digest: str) -> Path | None:
+        """The blob's file, in the current layout or the earlier one; None when absent."""
+        target = self.path(digest)
+        if target.is_file():
+            return target
+        if self._legacy:
+            legacy = self.directory / digest[:2] / digest
+            if legacy.is_file():
+                return legacy
+        return None
 
     def put(self, data: bytes) -> str:
         return self.put_many([data])[0]
@@ -126,7 +146,7 @@ class EncryptedBlobStore:
             target = self.path(digest)
             folder = target.parent
             made = set() if folder in self._folders else _make_dirs(folder, self.directory)
-            if not made and target.exists():
+            if not made and (target.exists() or (self._legacy and self._found(digest) is not None)):
                 return
             random = os.urandom(NONCE_BYTES + 6)  # the nonce, and a unique name for the temporary file
             nonce = random[:NONCE_BYTES]
@@ -169,7 +189,10 @@ class EncryptedBlobStore:
         try:
             sealed = self.path(digest).read_bytes()
         except FileNotFoundError as exc:
-            raise BlobMissing(f"no blob {digest}") from exc
+            legacy = self._found(digest) if self._legacy else None
+            if legacy is None:
+                raise BlobMissing(f"no blob {digest}") from exc
+            sealed = legacy.read_bytes()
         if not sealed.startswith(FORMAT) or len(sealed) < len(FORMAT) + NONCE_BYTES + 16:
             raise BlobCorrupt(f"blob {digest} is not in the store's format")
         nonce = sealed[len(FORMAT) : len(FORMAT) + NONCE_BYTES]
@@ -182,15 +205,15 @@ class EncryptedBlobStore:
         return data
 
     def exists(self, digest: str) -> bool:
-        return self.path(digest).is_file()
+        return self._found(digest) is not None
 
     def delete(self, digest: str) -> None:
-        target = self.path(digest)
-        try:
-            target.unlink()
-        except FileNotFoundError:
-            return
-        _fsync_dir(target.parent)
+        while (target := self._found(digest)) is not None:  # in either layout
+            try:
+                target.unlink()
+            except FileNotFoundError:
+                continue
+            _fsync_dir(target.parent)
 
 
 def decode_key(text: str, source: str) -> bytes:

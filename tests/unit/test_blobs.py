@@ -30,9 +30,9 @@ def test_a_blob_comes_back_byte_for_byte_under_its_sha256(store):
     assert store.exists(digest)
 
 
-def test_a_blob_is_kept_encrypted_in_the_folder_of_its_first_two_hex_digits(store):
+def test_a_blob_is_kept_encrypted_in_the_folder_of_its_first_hex_digit(store):
     digest = store.put(ORIGINAL)
-    path = store.directory / digest[:2] / digest
+    path = store.directory / digest[:1] / digest
     assert path.is_file()
     assert b"Ada Example" not in path.read_bytes()
     assert b"police" not in path.read_bytes()
@@ -213,7 +213,23 @@ def test_a_batch_with_a_digest_missing_is_refused(store):
 
 def test_a_blob_is_stored_again_when_its_folder_was_removed_meanwhile(store):
     digest = store.put(ORIGINAL)
-    shutil.rmtree(store.directory / digest[:2])
+    shutil.rmtree(store.path(digest).parent)
 
     assert digest == store.put(ORIGINAL)
     assert ORIGINAL == store.get(digest)
+
+
+def test_a_blob_of_the_earlier_layout_is_read_found_deleted_and_not_stored_twice(tmp_path):
+    digest = EncryptedBlobStore(tmp_path / "blobs", KEY).put(ORIGINAL)
+    legacy = tmp_path / "blobs" / digest[:2] / digest
+    legacy.parent.mkdir()
+    (tmp_path / "blobs" / digest[:1] / digest).rename(legacy)  # as a store of 256 folders kept it
+    store = EncryptedBlobStore(tmp_path / "blobs", KEY)
+
+    assert ORIGINAL == store.get(digest)
+    assert store.exists(digest)
+    assert digest == store.put(ORIGINAL)
+    assert not store.path(digest).exists()
+    store.delete(digest)
+    assert not store.exists(digest)
+    assert not legacy.exists()
