@@ -416,10 +416,10 @@ class Pipeline:
         """The claimed messages, prepared in threads (PREPARE_THREADS, taking them in order)
         while the caller files the ones before (reading in the worker process, decoding and
         storing the attachments overlap with the database's round trips and commits), handed
-        over in order and in groups: the
-        next message once it is prepared, with those after it that are prepared already (at
-        most FILING_GROUP). When filing is the slower side the groups grow, and a group costs
-        one transaction and one commit; when preparing is, they stay single."""
+        over in order and in groups: the next message once it is prepared, with those after it
+        that are prepared already (at most FILING_GROUP). When filing is the slower side the
+        groups grow, and a group costs one transaction and one commit; when preparing is, they
+        stay single."""
         with ThreadPoolExecutor(max_workers=PREPARE_THREADS, thread_name_prefix="intake-prepare") as pool:
             futures = [(claim.id, pool.submit(self._prepare, claim.id, claim)) for claim in claims]
             try:
@@ -766,24 +766,15 @@ def record_batch_sizes(count: int, largest: int = RECORD_BATCH, smallest: int = 
     but doubling up from ``smallest`` at the start and halving down to it at the end. Nothing
     is recorded until a batch has arrived, and the poll ends when the last one is committed:
     small batches there keep that wait short, large ones in between keep the commits few."""
-    sizes: list[int] = []
+    head: list[int] = []
+    left = count
     size = smallest
-    while count - sum(sizes) > 2 * size and size < largest:  # ramp up
-        sizes.append(size)
+    while size < largest and left > 2 * size:  # the same small batch at both ends, doubling
+        head.append(size)
+        left -= 2 * size
         size = min(2 * size, largest)
-    tail: list[int] = []
-    left = count - sum(sizes)
-    size = smallest
-    while left > 2 * size and size < largest:  # ramp down (built from the end)
-        tail.append(size)
-        left -= size
-        size = min(2 * size, largest)
-    while left > largest:
-        sizes.append(largest)
-        left -= largest
-    if left:
-        sizes.append(left)
-    return sizes + tail[::-1]
+    full, rest = divmod(left, largest)
+    return head + [largest] * full + ([rest] if rest else []) + head[::-1]
 
 
 def _fetched_batches(mailbox: Mailbox, uids: Sequence[int], sizes: Sequence[int]) -> Iterator[list[FetchedMessage]]:

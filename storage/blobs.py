@@ -146,7 +146,7 @@ class EncryptedBlobStore:
             target = self.path(digest)
             folder = target.parent
             made = set() if folder in self._folders else _make_dirs(folder, self.directory)
-            if not made and (target.exists() or (self._legacy and self._found(digest) is not None)):
+            if not made and self._found(digest) is not None:
                 return
             random = os.urandom(NONCE_BYTES + 6)  # the nonce, and a unique name for the temporary file
             nonce = random[:NONCE_BYTES]

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from psycopg.types.json import Json
 from sqlalchemy import BigInteger, String, any_, bindparam, delete, func, insert, or_, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -38,17 +37,6 @@ from storage.models import (
 )
 
 REFERENCE_ATTEMPTS = 50
-#: the ledger's columns of type UTCDateTime (written as aware UTC datetimes)
-_UTC_COLUMNS = frozenset({"received_at", "claimed_at", "created_at", "updated_at"})
-
-
-def _utc(when: dt.datetime | None) -> dt.datetime | None:
-    """What UTCDateTime writes on PostgreSQL (raw statements bypass the column type)."""
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        raise ValueError("a naive datetime cannot be stored: give it a time zone")
-    return when.astimezone(dt.UTC)
 
 
 ERROR_LENGTH = 500
@@ -73,6 +61,29 @@ class _Repository:
         if self._postgres:
             return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(item_type)))
         return column.in_(list(values))
+
+    def _insert_unnested(self, model: Any, rows: Sequence[dict[str, Any]], returning: str = "") -> list[Any]:
+        """PostgreSQL: ``rows`` as one INSERT ... SELECT FROM unnest(arrays), one parameter a
+        column (a VALUES list of a hundred rows has some 1,500 placeholders, which psycopg
+        parses in Python every time); the RETURNING rows, if asked. Each value goes through
+        its column type's own bind processing (UTC datetimes, JSON), as an ORM insert's would."""
+        table: Any = model.__table__
+        dialect = self.session.get_bind().dialect
+        columns = sorted({name for row in rows for name in row})  # names of the model's columns
+        arrays: dict[str, list[Any]] = {}
+        casts: list[str] = []
+        for name in columns:
+            column_type = table.c[name].type
+            process = column_type.dialect_impl(dialect).bind_processor(dialect)
+            values = [row.get(name) for row in rows]
+            arrays[name] = [process(v) for v in values] if process is not None else values
+            casts.append(f"CAST(:{name} AS {column_type.compile(dialect=dialect)}[])")
+        statement = text(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({', '.join(casts)})"  # noqa: S608 - the model's names
+            + (f" RETURNING {returning}" if returning else "")
+        )
+        result = self.session.execute(statement, arrays)
+        return list(result.all()) if returning else []
 
     def _upsert(self, model: Any) -> Any:
         """An INSERT that takes ON CONFLICT clauses (PostgreSQL's or SQLite's, the same SQL)."""
@@ -234,7 +245,7 @@ class MessageRepository(_Repository):
         ]
         try:
             if self._postgres:
-                ids = self._insert_unnested(values)
+                ids = self._ids_of_inserted(values)
             else:
                 statement = insert(Message).returning(col(Message.id), sort_by_parameter_order=True)
                 ids = [int(found) for found in self.session.execute(statement, values).scalars().all()]
@@ -243,28 +254,11 @@ class MessageRepository(_Repository):
             raise AlreadyRecorded("a message of the batch is already recorded") from exc
         return ids
 
-    def _insert_unnested(self, values: list[dict[str, Any]]) -> list[int]:
-        """PostgreSQL: the rows as one INSERT ... SELECT FROM unnest(arrays), a parameter a
-        column (a VALUES list of a hundred rows has fifteen hundred placeholders, which psycopg
-        parses in Python at each batch); their ids, in the order of ``values``, matched by
-        their keys (unique)."""
-        columns = sorted({name for row in values for name in row})
-        arrays = {name: [row.get(name) for row in values] for name in columns}
-        for name in _UTC_COLUMNS & set(columns):
-            arrays[name] = [_utc(when) for when in arrays[name]]
-        table: Any = Message.__table__  # type: ignore[attr-defined]
-        casts = ", ".join(
-            f"CAST(:{name} AS {table.c[name].type.compile(dialect=self.session.get_bind().dialect)}[])"
-            for name in columns
-        )
-        statement = text(
-            f"INSERT INTO messages ({', '.join(columns)}) SELECT * FROM unnest({casts}) "  # noqa: S608 - column names are the model's
-            "RETURNING id, mailbox, folder, uidvalidity, uid"
-        )
-        made = {
-            (mailbox, folder, uidvalidity, uid): id
-            for id, mailbox, folder, uidvalidity, uid in self.session.execute(statement, arrays).all()
-        }
+    def _ids_of_inserted(self, values: list[dict[str, Any]]) -> list[int]:
+        """PostgreSQL: the rows inserted from arrays; their ids, in the order of ``values``,
+        matched by their keys (unique)."""
+        found = self._insert_unnested(Message, values, returning="id, mailbox, folder, uidvalidity, uid")
+        made = {(mailbox, folder, uidvalidity, uid): id for id, mailbox, folder, uidvalidity, uid in found}
         return [int(made[(row["mailbox"], row["folder"], row["uidvalidity"], row["uid"])]) for row in values]
 
     def mark_duplicates(self, pairs: Sequence[tuple[int, int]]) -> None:
@@ -470,13 +464,15 @@ class ExpectedReturnRepository(_Repository):
         changes = {"state": statement.excluded.state, "updated_at": statement.excluded.updated_at}
         if due_date is not None:
             changes["due_date"] = statement.excluded.due_date
-        self.session.execute(
-            statement.on_conflict_do_update(index_elements=["case_id", "agency", "form"], set_=changes)
-        )
+        row_id = self.session.execute(
+            statement.on_conflict_do_update(index_elements=["case_id", "agency", "form"], set_=changes).returning(
+                table.c.id
+            )
+        ).scalar_one()
         # a copy of the row this session holds is out of date now: read again when next used
-        for held in list(self.session.identity_map.values()):
-            if isinstance(held, ExpectedReturn) and (held.case_id, held.agency, held.form) == (case_id, agency, form):
-                self.session.expire(held)
+        held = self.session.identity_map.get(self.session.identity_key(ExpectedReturn, row_id))
+        if held is not None:
+            self.session.expire(held)
 
     def for_case(self, case_id: int) -> list[ExpectedReturn]:
         return list(
@@ -854,25 +850,10 @@ class AuditLog(_Repository):
         ]
         if not values:
             return
-        if not self._postgres:
+        if self._postgres:
+            self._insert_unnested(AuditEntry, values)
+        else:
             self.session.execute(insert(AuditEntry), values)
-            return
-        # PostgreSQL: one INSERT ... SELECT FROM unnest(arrays), a parameter a column
-        self.session.execute(
-            text(
-                "INSERT INTO audit_log (at, actor, action, entity, entity_id, detail) SELECT * FROM unnest("
-                "CAST(:at AS TIMESTAMP WITH TIME ZONE[]), CAST(:actor AS VARCHAR[]), CAST(:action AS VARCHAR[]), "
-                "CAST(:entity AS VARCHAR[]), CAST(:entity_id AS VARCHAR[]), CAST(:detail AS JSON[]))"
-            ),
-            {
-                "at": [_utc(at)] * len(values),
-                "actor": [v["actor"] for v in values],
-                "action": [v["action"] for v in values],
-                "entity": [v["entity"] for v in values],
-                "entity_id": [v["entity_id"] for v in values],
-                "detail": [Json(v["detail"]) for v in values],  # None as JSON null, as the JSON type writes it
-            },
-        )
 
     def list(
         self, entity: str | None = None, entity_id: str | int | None = None, limit: int | None = None
