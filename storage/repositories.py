@@ -130,38 +130,8 @@ class MessageRepository(_Repository):
         now: dt.datetime | None = None,
     ) -> Message:
         """A new pending row. Raises AlreadyRecorded when the key is taken (the unit of work stays usable)."""
-        row = self.new_row(
-            key,
-            message_id=message_id,
-            sha256=sha256,
-            blob=blob,
-            sender=sender,
-            subject=subject,
-            received_at=received_at,
-            now=now,
-        )
-        try:
-            with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError as exc:
-            raise AlreadyRecorded(f"message {key.mailbox}/{key.uidvalidity}/{key.uid} is already recorded") from exc
-        return row
-
-    def new_row(
-        self,
-        key: MessageKey,
-        *,
-        message_id: str | None,
-        sha256: str,
-        blob: str,
-        sender: str | None,
-        subject: str | None,
-        received_at: dt.datetime | None,
-        now: dt.datetime | None = None,
-    ) -> Message:
-        """A pending row, not yet added (``add_all`` adds a batch)."""
         now = now or utcnow()
-        return Message(
+        row = Message(
             mailbox=key.mailbox,
             folder=key.folder,
             uidvalidity=key.uidvalidity,
@@ -176,6 +146,12 @@ class MessageRepository(_Repository):
             created_at=now,
             updated_at=now,
         )
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyRecorded(f"message {key.mailbox}/{key.uidvalidity}/{key.uid} is already recorded") from exc
+        return row
 
     def find_duplicate(
         self, sha256: str, message_id: str | None, sender: str | None, exclude_id: int | None = None
@@ -212,18 +188,8 @@ class MessageRepository(_Repository):
             same.append(self._among(col(Message.message_id), message_ids, String()))
         return list(self.session.exec(select(Message).where(or_(*same)).order_by(col(Message.id))).all())
 
-    def add_all(self, rows: Sequence[Message]) -> None:
-        """New rows in one flush (one round trip on PostgreSQL); a taken key raises AlreadyRecorded
-        after the whole unit of work is rolled back."""
-        self.session.add_all(rows)
-        try:
-            self.session.flush()
-        except IntegrityError as exc:
-            self.session.rollback()
-            raise AlreadyRecorded("a message of the batch is already recorded") from exc
-
     def insert_recorded(self, rows: Sequence[dict[str, Any]], now: dt.datetime) -> list[int]:
-        """New ledger rows from plain values (the keys of ``new_row``: mailbox, folder,
+        """New ledger rows from plain values (the columns of ``add``: mailbox, folder,
         uidvalidity, uid, message_id, sha256, blob, sender, subject, received_at, and
         optionally state / destination), inserted in one statement without building ORM
         objects; their ids, in order. A taken key raises AlreadyRecorded after the whole unit
