@@ -291,27 +291,10 @@ def imap_mailbox(env: Env, user: str | None = None) -> Any:
 
 def prepare_template(env: Env) -> None:
     """A migrated database with the case the returns are for (copied for every run)."""
-    from core.cases import CaseKind
-    from storage.db import make_engine, migrate
-    from storage.uow import UnitOfWork
-    from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
+    from tests.fixtures.cases import migrate_with_fixture_case
 
     env.cluster.execute_admin(f'CREATE DATABASE "{env.template_db}"')
-    engine = make_engine(env.cluster.url(env.template_db))
-    try:
-        migrate(engine)
-        with UnitOfWork(engine) as uow:
-            uow.cases.create(
-                CaseKind.RAPID_REVIEW,
-                CHILD_NAME,
-                dt.date.fromisoformat(CHILD_DOB),
-                dt.date(2025, 9, 1),
-                CASE_REFERENCE_OPENED,
-                reference=CASE_REFERENCE,
-            )
-            uow.commit()
-    finally:
-        engine.dispose()
+    migrate_with_fixture_case(env.cluster.url(env.template_db), CASE_REFERENCE_OPENED)
 
 
 def record_phase(env: Env, expected: int, keep: bool = False) -> tuple[float, dict[str, Any]]:

@@ -17,14 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from core.cases import CaseKind
 from intake.mailboxes.maildir import MaildirMailbox
 from intake.pipeline import STEPS
 from intake.service import Service
 from intake.settings import load_settings
-from storage.db import make_engine, migrate, sqlite_url
-from storage.uow import UnitOfWork
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
+from storage.db import make_engine, sqlite_url
+from tests.fixtures.cases import migrate_with_fixture_case
 from tests.integration.crash_kit import (
     Expected,
     Observed,
@@ -49,21 +47,7 @@ PARALLEL = 2
 
 def open_case(url: str) -> None:
     """Migrate the database and open the case the good returns are for."""
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-        with UnitOfWork(engine) as uow:
-            uow.cases.create(
-                CaseKind.RAPID_REVIEW,
-                CHILD_NAME,
-                dt.date.fromisoformat(CHILD_DOB),
-                dt.date(2025, 9, 1),
-                OPENED,
-                reference=CASE_REFERENCE,
-            )
-            uow.commit()
-    finally:
-        engine.dispose()
+    migrate_with_fixture_case(url, OPENED)
 
 
 # ---- the embedded defaults: Maildir inbox, SQLite, Maildir outbox ----------------------------

@@ -18,23 +18,16 @@ from intake.mailboxes.fake import FakeMailbox
 from intake.pipeline import CycleReport, _Claim
 from intake.service import Service
 from storage.uow import UnitOfWork
-from tests.fixtures import mail
+from tests.fixtures import cases, mail
 from tests.fixtures.filler import filled_document
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME
+from tests.fixtures.sample import CASE_REFERENCE, CHILD_NAME
 
 RECEIVED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 
 def open_fixture_case(service: Service) -> None:
     with UnitOfWork(service.engine) as uow:
-        uow.cases.create(
-            CaseKind.RAPID_REVIEW,
-            CHILD_NAME,
-            dt.date.fromisoformat(CHILD_DOB),
-            dt.date(2025, 9, 1),
-            RECEIVED,
-            reference=CASE_REFERENCE,
-        )
+        cases.open_fixture_case(uow, RECEIVED)
         uow.commit()
 
 

@@ -25,7 +25,6 @@ from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 import storage.db
-from core.cases import CaseKind
 from core.mail import FetchedMessage, FolderState
 from core.ports import Destination, Mailbox, ReplyTransport
 from intake.errors import MailboxRefused, MailboxUnavailable
@@ -38,7 +37,8 @@ from storage.db import make_engine, sqlite_url
 from storage.models import OutboxItem
 from storage.uow import UnitOfWork
 from tests.fixtures import mail
-from tests.fixtures.sample import CASE_REFERENCE, CHILD_DOB, CHILD_NAME, FIXTURE_AGENCIES
+from tests.fixtures.cases import open_fixture_case
+from tests.fixtures.sample import FIXTURE_AGENCIES
 from tests.integration.crash_kit import (
     REPO,
     Observed,
@@ -84,10 +84,7 @@ def build(
         transport=transport or MaildirTransport(tmp_path / "outbox"),
     )
     with UnitOfWork(service.engine) as uow:
-        uow.cases.create(
-            CaseKind.RAPID_REVIEW, CHILD_NAME, dt.date.fromisoformat(CHILD_DOB), dt.date(2025, 9, 1), OPENED,
-            reference=CASE_REFERENCE,
-        )  # fmt: skip
+        open_fixture_case(uow, OPENED)
         uow.commit()
     return service
 
