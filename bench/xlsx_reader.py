@@ -24,12 +24,12 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
 from python_calamine import CalamineWorkbook
 
+from bench.forms import median_time
 from parsers.events import event_row_adapter
 from parsers.xlsx_reader import read_xlsx
 from tests.fixtures.filler import fill
@@ -41,15 +41,6 @@ RECEIVED = dt.date(2026, 11, 28)
 _INLINE = re.compile(
     rb'<c r="([A-Z]+\d+)"((?: s="\d+")?) t="inlineStr"><is><t(?: xml:space="preserve")?>(.*?)</t></is></c>', re.S
 )
-
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def with_shared_strings(data: bytes) -> bytes:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from intake.settings import SmtpSettings
+from storage.files import fsync_dir
 
 #: backoff: the first retry after a minute, doubling, never more than an hour
 BACKOFF_FIRST = dt.timedelta(minutes=1)
@@ -288,7 +289,7 @@ class MaildirTransport:
             finally:
                 os.close(fd)
             tmp.rename(new)
-            _fsync_dir(self.directory / "new")
+            fsync_dir(self.directory / "new")
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise TransportError(f"cannot write to the outbox ({type(exc).__name__})") from None
@@ -303,11 +304,3 @@ class MaildirTransport:
         seconds = int(now)
         micros = int((now - seconds) * 1_000_000)
         return f"{seconds}.M{micros}P{os.getpid()}Q{n}R{_RANDOM.getrandbits(32):08x}.{self._host},S={size}"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from core.errors import ConfigError
 from storage.errors import BlobCorrupt, BlobMissing
+from storage.files import fsync_dir
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -42,14 +43,6 @@ FORMAT = b"SSCPBLOB1\n"
 KEY_ENV = "INTAKE_STORAGE_KEY"
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _LEGACY_FOLDER = re.compile(r"[0-9a-f]{2}")
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _make_dirs(directory: Path, root: Path) -> set[Path]:
@@ -182,7 +175,7 @@ class EncryptedBlobStore:
                     entry[0].unlink(missing_ok=True)
             raise
         # deepest first: a new file's directory, then the directories made for it
-        _each(_fsync_dir, sorted(changed, key=lambda p: (-len(p.parts), p)))
+        _each(fsync_dir, sorted(changed, key=lambda p: (-len(p.parts), p)))
         return digests
 
     def get(self, digest: str) -> bytes:
@@ -213,7 +206,7 @@ class EncryptedBlobStore:
                 target.unlink()
             except FileNotFoundError:
                 continue
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
 
 
 def decode_key(text: str, source: str) -> bytes:
@@ -262,7 +255,7 @@ def generate_key_file(path: Path) -> bytes:
         os.link(temp, path)  # FileExistsError rather than replace a key that blobs depend on
     finally:
         temp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return key
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from core.mail import FetchedMessage, FolderState, MessageKey
 from core.ports import Destination
 from intake.errors import MailboxUnavailable
+from storage.files import fsync_dir
 
 STATE_FILE = ".intake-uids.json"
 LOCK_FILE = ".intake-uids.lock"
@@ -224,9 +225,5 @@ def _write_atomic(path: Path, data: object) -> None:
 
 
 def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with contextlib.suppress(OSError):  # a filesystem that cannot flush a directory (the file itself was)
+        fsync_dir(directory)

@@ -15,21 +15,10 @@ from parsers import events as events_module
 from parsers.events import EventsReader, event_row_adapter
 from parsers.values import coerce
 from tests.fixtures.sample import fixture_context
+from tests.fixtures.variants import CHRON_HEADINGS
 
-TEMPLATE_HEADER = [
-    "Seq",
-    "Date",
-    "Time",
-    "End date",
-    "Source of information",
-    "Practitioner role",
-    "Persons involved",
-    "Contact type",
-    "Event",
-    "Action / outcome",
-    "Significance",
-    "Child seen",
-]
+#: the chronology template's headings
+TEMPLATE_HEADER = CHRON_HEADINGS
 
 
 def chronology() -> FormDef:

@@ -12,22 +12,10 @@ from parsers.templates import build_template
 from parsers.xlsx_reader import read_xlsx
 from tests.fixtures.filler import fill
 from tests.fixtures.sample import complete_events, complete_values, fixture_context
+from tests.fixtures.variants import CHRON_HEADINGS
 from tests.fixtures.xlsx_kit import CellValue, Sheet, workbook_bytes
 
-HEADER: list[CellValue] = [
-    "Seq",
-    "Date",
-    "Time",
-    "End date",
-    "Source of information",
-    "Practitioner role",
-    "Persons involved",
-    "Contact type",
-    "Event",
-    "Action / outcome",
-    "Significance",
-    "Child seen",
-]
+HEADER: list[CellValue] = list(CHRON_HEADINGS)
 
 
 def read(*sheets: Sheet) -> Document:
