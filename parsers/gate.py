@@ -435,7 +435,7 @@ def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
 
     Mirrors zipfile: the local header's signature and name are checked, deflate output is
     cut at the declared size, and the CRC is checked once the end of the member is reached
-    (so a first-bytes read of a part larger than ``n`` checks no CRC, as before).
+    (so a first-bytes read of a part larger than ``n`` checks no CRC, as zipfile's does not).
     """
     offset = info.header_offset
     header = _LOCAL_HEADER.unpack_from(data, offset)  # struct.error when cut short
@@ -460,7 +460,6 @@ def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
             return whole
         # anything unusual: the step-by-step read below gives zipfile's exact result
     inflater = zlib.decompressobj(-15) if deflated else None
-    crc = 0
     eof = False
     if n < 0:
         n = _MAX_N
@@ -490,8 +489,9 @@ def _unpack(data: memoryview, info: zipfile.ZipInfo, n: int) -> bytes:
         left -= len(piece)
         if left <= 0:
             eof = True
-        crc = zlib.crc32(piece, crc)
-        if eof and crc != info.CRC:
+        # the CRC of everything read, worked out only when the end is reached (a head of a
+        # larger part never reaches it)
+        if eof and zlib.crc32(piece, zlib.crc32(b"".join(out))) != info.CRC:
             raise zipfile.BadZipFile("bad CRC-32")
         if n < len(piece):
             out.append(piece[:n])
@@ -528,7 +528,7 @@ def _read_small_xml(data: memoryview, info: zipfile.ZipInfo, cap: int) -> etree.
         raise _unreadable(DAMAGED) from exc
     if len(raw) > cap:
         raise _unsafe(UNPACKS_LARGE)
-    _check_prolog(raw[:HEAD_BYTES], whole=len(raw) <= HEAD_BYTES)
+    _check_head(raw[:HEAD_BYTES], whole=len(raw) <= HEAD_BYTES)
     try:
         return etree.fromstring(raw, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -608,6 +608,30 @@ def _decode_head(head: bytes) -> str:
     return head.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
+#: after an XML declaration: white space, then the root element's "<" (not "<?" or "<!")
+_ROOT_START = re.compile(rb"[ \t\r\n]*<[^?!]")
+
+
+def _check_head(head: bytes, *, whole: bool) -> None:
+    """``_check_prolog``'s verdict, found without decoding the head in the common case: an
+    ASCII XML declaration with an allowed (or no) encoding, white space, then the root
+    element, and no ``<!ENTITY`` anywhere in the head. Any other head, including every one
+    that is refused, goes to ``_check_prolog`` itself (tests/unit/test_gate.py compares the
+    two on generated heads)."""
+    if head.startswith(b"<?xml") and b"<!ENTITY" not in head:
+        end = head.find(b"?>", 2) + 2
+        if end > 1 and _ROOT_START.match(head, end) is not None:
+            declaration = head[:end]
+            if declaration.isascii():
+                match = _ENCODING.match(declaration.decode("ascii"))
+                if match is None:
+                    if b"encoding" not in declaration:  # (an unclosed quote would read on)
+                        return
+                elif match.group(1).strip().casefold() in _ALLOWED_ENCODINGS:
+                    return
+    _check_prolog(head, whole=whole)
+
+
 def _check_prolog(head: bytes, *, whole: bool) -> str:
     """Refuse a DTD or entity declaration before the root element; return the decoded head."""
     text = _decode_head(head)
@@ -659,9 +683,13 @@ def _check_xml_prologs(
                 head = _unpack(data, info, HEAD_BYTES)
             except _ZIP_ERRORS as exc:
                 raise _unreadable(DAMAGED) from exc
-        text = _check_prolog(head, whole=info.file_size <= HEAD_BYTES)
-        if media == "xlsx" and folded.startswith("xl/") and (found := _DIMENSION.search(text)):
-            sheets.append(_sheet_extent(name, found.group(1), limits))
+        complete = info.file_size <= HEAD_BYTES
+        if media == "xlsx" and folded.startswith("xl/"):
+            text = _check_prolog(head, whole=complete)  # a sheet's dimension is read from it
+            if found := _DIMENSION.search(text):
+                sheets.append(_sheet_extent(name, found.group(1), limits))
+        else:
+            _check_head(head, whole=complete)
     return tuple(sorted(sheets, key=lambda s: s.part))
 
 

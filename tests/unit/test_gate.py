@@ -6,8 +6,11 @@ import io
 import statistics
 import time
 import zipfile
+from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.settings import ReadingLimits
 from parsers import gate
@@ -150,3 +153,66 @@ def test_the_worker_timeout_grows_with_the_unpacked_size() -> None:
     limits = ReadingLimits(worker_timeout_s=2.0, worker_timeout_per_mib_s=0.5)
     result = gate.GateResult(media="xlsx", rejection=None, unpacked_bytes=4 * 1024 * 1024)
     assert 4.0 == result.timeout_s(limits)
+
+
+# --- the prolog's fast path gives the full check's verdict ---------------------------------
+
+_DECLARATIONS = [
+    b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>",
+    b'<?xml version="1.0" encoding="utf-8"?>',
+    b'<?xml version="1.0"?>',
+    b"<?xml version='1.0' encoding='UTF-7'?>",
+    b"<?xml version='1.0' encoding = 'windows-1252' ?>",
+    b"<?xml version='1.0' encoding='utf-8?>",  # an unclosed quote
+    b"<?xml version='1.0' encoding\x1c=\x1c'utf-7'?>",
+    b"<?xml version='1.0' x='>' encoding='utf-7'?>",
+    b"<?xml version='1.0' encoding='\xc3\xa9'?>",
+    b"<?xml version='1.0'",  # no end
+    b"",
+]
+_BETWEEN = [b"", b"\r\n", b" \t\n", b"\x0c", b"\xc2\xa0", b"<!-- note -->", b"<?pi data?>", b"\n<!--x"]
+_NEXT = [
+    b"<w:document xmlns:w='urn:x'>",
+    b"<!DOCTYPE d [<!ENTITY e 'x'>]><d/>",
+    b"<!ENTITY e 'x'>",
+    b"<?another?>",
+    b"< d/>",
+    b"<\xc3\xa9/>",
+    b"text before the root",
+    b"<",
+    b"",
+]
+_AFTER = [b"", b"<p>caf\xc3\xa9</p>", b"<p>&lt;!ENTITY</p>", b"<!ENTITY late 'x'>", b"'quote'", b"\xff\xfe"]
+
+
+def _verdict(check: Callable[[], object]) -> str | None:
+    try:
+        check()
+    except gate._Refused as refused:
+        return refused.rejection.reason
+    return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b" "]),
+    st.sampled_from(_DECLARATIONS),
+    st.lists(st.sampled_from(_BETWEEN), max_size=2),
+    st.sampled_from(_NEXT),
+    st.lists(st.sampled_from(_AFTER), max_size=3),
+    st.integers(min_value=1, max_value=gate.HEAD_BYTES),
+    st.booleans(),
+)
+def test_the_fast_prolog_check_gives_the_full_checks_verdict(
+    bom: bytes,
+    declaration: bytes,
+    between: list[bytes],
+    after_declaration: bytes,
+    rest: list[bytes],
+    cut: int,
+    whole: bool,
+) -> None:
+    head = (bom + declaration + b"".join(between) + after_declaration + b"".join(rest))[:cut]
+    assert _verdict(lambda: gate._check_head(head, whole=whole)) == _verdict(
+        lambda: gate._check_prolog(head, whole=whole)
+    )
