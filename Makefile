@@ -9,7 +9,9 @@ DATA    ?= var
 
 .PHONY: install run examples test lint typecheck contracts pytest bench lock clean templates
 
+# the reading and checking modules compiled from their sources (only those that changed)
 install: $(STAMP)
+	@$(BIN)/python scripts/compile.py
 
 $(STAMP): requirements.lock pyproject.toml web/package-lock.json
 	@./scripts/system-deps
@@ -38,7 +40,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy $(SOURCES) tests bench
+	$(BIN)/mypy $(SOURCES) tests bench scripts
 
 contracts: install
 	$(BIN)/lint-imports

@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from typing import Any
 
 from lxml import etree
 
+from core.compiled import INTERPRETED_ENV
 from core.model import Value
 from core.settings import FormsContext
 from intake.checking import DocumentChecker
@@ -216,6 +218,39 @@ def hostile_files() -> tuple[dict[str, Any], float]:
     return result["times"], result["peak_kb"] / 1024
 
 
+INTERPRETED_SCRIPT = """
+import json, sys
+import bench.forms as bf
+from tests.fixtures.sample import fixture_context
+ctx = fixture_context()
+word = bf.typical_word_form(ctx)
+floor_t, ours_t = bf.interleaved(lambda: bf.word_floor(word), lambda: bf.read_and_check(word, "r.docx", ctx), int(sys.argv[1]))
+print(json.dumps({"floor": floor_t, "ours": ours_t}))
+"""
+
+
+def compiled_modules() -> tuple[int, int]:
+    """(modules of parsers and validators loaded from their compiled builds, modules loaded)."""
+    loaded = [m for name, m in sys.modules.items() if name.split(".")[0] in ("parsers", "validators")]
+    compiled = [m for m in loaded if not str(getattr(m, "__file__", "")).endswith(".py")]
+    return len(compiled), len(loaded)
+
+
+def interpreted_word(repeat: int) -> tuple[float, float]:
+    """(floor, read and check) of the Word form in a process that ignores the compiled builds."""
+    env = {**os.environ, INTERPRETED_ENV: "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", INTERPRETED_SCRIPT, str(repeat)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path.cwd(),
+        env=env,
+    ).stdout
+    result = json.loads(out)
+    return result["floor"], result["ours"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=50_000)
@@ -236,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         worker_t = median_time(lambda: checker.check(word, "report.docx", RECEIVED), args.repeat * 5)
     ratio = ours_t / floor_t
     ok &= ratio <= 5
+    compiled, loaded = compiled_modules()
+    plain_floor, plain_ours = interpreted_word(args.repeat * 5)
     print(f"Word form ({fields} fields, {words} words, {len(word) // 1024} KB)")
     print(f"  floor (zip + lxml parse of word/document.xml)  {floor_t * 1000:8.2f} ms")
     print(
@@ -245,11 +282,18 @@ def main(argv: list[str] | None = None) -> int:
         f"  the same in the isolated worker                {worker_t * 1000:8.2f} ms  "
         f"(worker overhead {max(0.0, worker_t - ours_t) * 1000:.2f} ms)"
     )
+    print(f"  modules of parsers and validators compiled (scripts/compile.py): {compiled} of {loaded}")
+    print(
+        f"  for comparison, all interpreted ({INTERPRETED_ENV}=1): floor {plain_floor * 1000:.2f} ms, "
+        f"read, identify and check {plain_ours * 1000:.2f} ms, {plain_ours / plain_floor:.2f}x floor"
+    )
     report["word"] = {
         "floor_ms": floor_t * 1000,
         "ours_ms": ours_t * 1000,
         "ratio": ratio,
         "worker_ms": worker_t * 1000,
+        "compiled_modules": compiled,
+        "interpreted_ratio": plain_ours / plain_floor,
     }
 
     print("Chronology (read and checked, one process)")

@@ -8,10 +8,15 @@ Each rule is a small class with ``id``, ``severity``, ``description`` and ``chec
 
 from __future__ import annotations
 
-from core.model import Document, Finding
-from validators.base import CheckContext, Rule
-from validators.checklist import Checklist
-from validators.rules import ALL_RULES
+from core.compiled import attach
+
+# before any module of the package is imported: their compiled builds, when current
+attach(__name__, __path__)
+
+from core.model import Document, Finding  # noqa: E402
+from validators.base import CheckContext, Rule  # noqa: E402
+from validators.checklist import Checklist  # noqa: E402
+from validators.rules import ALL_RULES  # noqa: E402
 
 #: every rule, one per rule id of spec/forms.md's "Quality rules" table
 RULES: tuple[Rule, ...] = ALL_RULES

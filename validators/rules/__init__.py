@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from validators.base import Rule
-from validators.rules import case, chronology, dates, document, fields, text
+from core.compiled import attach
+
+# before any rule module is imported: their compiled builds, when current
+attach(__name__, __path__)
+
+from validators.base import Rule  # noqa: E402
+from validators.rules import case, chronology, dates, document, fields, text  # noqa: E402
 
 #: every rule, in the order their findings are listed
 ALL_RULES: tuple[Rule, ...] = (
