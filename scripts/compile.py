@@ -9,10 +9,11 @@ of the package's own on its ``__path__`` only while every compiled module still 
 source, so an edited module is never shadowed by an older build: it runs interpreted, with a
 warning, until this script runs again. Setting ``INTAKE_INTERPRETED=1`` ignores the builds.
 
-Only a module whose source changed is compiled again. Why these modules: reading and
-checking a Word form is a few thousand short Python steps over lxml elements and the values
-read; compiled, the same steps take about a tenth less time (bench/forms.py prints both: about
-4.7 and 5.3 times the floor of opening the zip and parsing the document).
+Only a module whose source changed is compiled again (all of them when this script or the
+Cython version changed). Why these modules: reading and checking a Word form is a few
+thousand short Python steps over lxml elements and the values read; compiled, the same steps
+take about a tenth less time (bench/forms.py prints both: about 4.7 and 5.3 times the floor
+of opening the zip and parsing the document).
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "compiled"
 MANIFEST = "manifest.json"
+BUILD_KEY = "build-key"
 
 #: the modules compiled: the Word reader's path from the gate to the quality checks
 COMPILED = (
@@ -63,16 +66,25 @@ def _manifest(folder: Path) -> dict[str, str]:
     return found if isinstance(found, dict) else {}
 
 
+def build_key() -> str:
+    """What a build depends on besides its source: this script (its directives) and Cython."""
+    return hashlib.sha256(Path(__file__).read_bytes() + version("cython").encode()).hexdigest()
+
+
 def plan(modules: tuple[str, ...] = COMPILED) -> tuple[list[str], dict[str, dict[str, str]]]:
     """(modules to compile, the manifest of each package folder once they are)."""
     suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    try:
+        same_build = (OUT / BUILD_KEY).read_text(encoding="utf-8") == build_key()
+    except OSError:
+        same_build = False
     todo: list[str] = []
     manifests: dict[str, dict[str, str]] = {}
     for module in modules:
         package, name = module.rsplit(".", 1)
         folder = OUT.joinpath(*package.split("."))
         wanted = digest(source_of(module))
-        if _manifest(folder).get(name) != wanted or not (folder / (name + suffix)).exists():
+        if not same_build or _manifest(folder).get(name) != wanted or not (folder / (name + suffix)).exists():
             todo.append(module)
         manifests.setdefault(package, {})[name] = wanted
     return todo, manifests
@@ -94,8 +106,9 @@ def build(modules: list[str], jobs: int) -> None:
             language_level=3,
             nthreads=jobs,
             quiet=True,
-            # the same semantics as the interpreter: no C integer or bounds shortcuts
-            compiler_directives={"binding": True, "embedsignature": False},
+            # the interpreter's semantics: annotations are not read as C types (a float
+            # annotation would otherwise turn an int argument into a C double)
+            compiler_directives={"binding": True, "annotation_typing": False},
         )
         setup(
             name="intake-compiled",
@@ -133,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             if stale.is_file() and stale.name != MANIFEST and stale.name.removesuffix(suffix) not in entries:
                 stale.unlink()
         (folder / MANIFEST).write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (OUT / BUILD_KEY).write_text(build_key(), encoding="utf-8")
     # a package folder none of whose modules is listed any more
     for manifest in OUT.rglob(MANIFEST):
         package = ".".join(manifest.parent.relative_to(OUT).parts)
