@@ -10,6 +10,8 @@ at most 5x its floor (in one process; the isolated worker's overhead printed bes
 chronology of 50,000 rows read and checked in at most 2x its floor with peak memory under
 250 MB, growing linearly from 1,000 to 50,000 rows; pydantic validation under 3 us a row.
 The machine is noisy: every figure is a median, and floors and subjects are interleaved.
+The Word path runs as deployed, with the modules `make install` compiles (scripts/compile.py);
+the same measurement with every module interpreted is printed beside it, for comparison.
 """
 
 from __future__ import annotations
