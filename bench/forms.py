@@ -9,7 +9,8 @@ Targets: a typical Word form (about 60 fields, 2,000 words) read, identified and
 at most 5x its floor (in one process; the isolated worker's overhead printed beside it); a
 chronology of 50,000 rows read and checked in at most 2x its floor with peak memory under
 250 MB, growing linearly from 1,000 to 50,000 rows; pydantic validation under 3 us a row.
-The machine is noisy: every figure is a median, and floors and subjects are interleaved.
+The machine is noisy: every figure is a median, and floors and subjects are interleaved; the
+Word form is measured in three such blocks spread through the run, and the middle one counts.
 The Word path runs as deployed, with the modules `make install` compiles (scripts/compile.py);
 the same measurement with every module interpreted is printed beside it, for comparison.
 """
@@ -253,29 +254,29 @@ def interpreted_word(repeat: int) -> tuple[float, float]:
     return result["floor"], result["ours"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--rows", type=int, default=50_000)
-    ap.add_argument("--repeat", type=int, default=7)
-    args = ap.parse_args(argv)
-    ctx = fixture_context()
-    report: dict[str, Any] = {}
-    ok = True
+def word_block(word: bytes, ctx: FormsContext, repeat: int) -> tuple[float, float]:
+    """(floor, read and check) of the Word form, interleaved."""
+    return interleaved(lambda: word_floor(word), lambda: read_and_check(word, "report.docx", ctx), repeat)
 
-    word = typical_word_form(ctx)
+
+def report_word(
+    word: bytes, ctx: FormsContext, blocks: list[tuple[float, float]], repeat: int, report: dict[str, Any]
+) -> bool:
+    """Print the Word form's figures (the block with the median ratio against the target)."""
     fields, words = count_fields(word, ctx)
-    floor_t, ours_t = interleaved(
-        lambda: word_floor(word), lambda: read_and_check(word, "report.docx", ctx), args.repeat * 5
-    )
+    floor_t, ours_t = sorted(blocks, key=lambda b: b[1] / b[0])[len(blocks) // 2]
+    ratio = ours_t / floor_t
     settings = Settings(agencies=ctx.agencies.agencies, quality=ctx.quality, forms=ctx.forms)
     with DocumentChecker(settings) as checker:
         checker.check(word, "report.docx", RECEIVED)
-        worker_t = median_time(lambda: checker.check(word, "report.docx", RECEIVED), args.repeat * 5)
-    ratio = ours_t / floor_t
-    ok &= ratio <= 5
+        worker_t = median_time(lambda: checker.check(word, "report.docx", RECEIVED), repeat)
     compiled, loaded = compiled_modules()
-    plain_floor, plain_ours = interpreted_word(args.repeat * 5)
+    plain_floor, plain_ours = interpreted_word(repeat)
     print(f"Word form ({fields} fields, {words} words, {len(word) // 1024} KB)")
+    print(
+        "  blocks (start, middle, end of the run): "
+        + ", ".join(f"{o * 1000:.2f} / {f * 1000:.2f} ms = {o / f:.2f}x" for f, o in blocks)
+    )
     print(f"  floor (zip + lxml parse of word/document.xml)  {floor_t * 1000:8.2f} ms")
     print(
         f"  read, identify and check (one process)         {ours_t * 1000:8.2f} ms  {ratio:5.2f}x floor  (target <= 5x)"
@@ -293,10 +294,29 @@ def main(argv: list[str] | None = None) -> int:
         "floor_ms": floor_t * 1000,
         "ours_ms": ours_t * 1000,
         "ratio": ratio,
+        "block_ratios": [o / f for f, o in blocks],
         "worker_ms": worker_t * 1000,
         "compiled_modules": compiled,
         "interpreted_ratio": plain_ours / plain_floor,
     }
+    return ratio <= 5
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+    ctx = fixture_context()
+    report: dict[str, Any] = {}
+    ok = True
+
+    word = typical_word_form(ctx)
+    # the Word form is measured in three blocks, at the start, the middle and the end of the
+    # run, and the block with the median ratio is the figure: a slow spell of the machine
+    # (seen here: every time 20-70% longer for some seconds, the floor too) then moves at
+    # most one block
+    word_blocks = [word_block(word, ctx, args.repeat * 5)]
 
     print("Chronology (read and checked, one process)")
     per_row = {}
@@ -328,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  pydantic validation: {us:.2f} us a row (target < 3 us)")
     report.update({"growth": growth, "peak_mb": peak, "pydantic_us_per_row": us})
 
+    word_blocks.append(word_block(word, ctx, args.repeat * 5))
     times, hostile_peak = hostile_files()
     slowest = max(times, key=lambda n: times[n][0])
     right = all(found == [rule] for _, found, rule in times.values())
@@ -338,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  slowest {slowest}: {times[slowest][0] * 1000:.0f} ms (target < 2 s); every finding as expected: {right}")
     print(f"  peak memory of any process: {hostile_peak:.0f} MB (target < 300 MB)")
     report["hostile"] = {"slowest_ms": times[slowest][0] * 1000, "peak_mb": hostile_peak, "all_expected": right}
+
+    word_blocks.append(word_block(word, ctx, args.repeat * 5))
+    ok &= report_word(word, ctx, word_blocks, args.repeat * 5, report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "forms.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     print("all targets met" if ok else "SOME TARGETS MISSED")
