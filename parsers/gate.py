@@ -111,6 +111,8 @@ _ZIP_ERRORS = (
     NotImplementedError,
 )
 _PKG_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+_DEFAULT = f"{{{_PKG_NS}}}Default"
+_OVERRIDE = f"{{{_PKG_NS}}}Override"
 _REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 _MACRO_NAMES = frozenset(
@@ -548,9 +550,10 @@ def _check_package(data: memoryview, by_name: dict[str, zipfile.ZipInfo]) -> tup
         content_type = (element.get("ContentType") or "").strip()
         if _MACRO_TYPE.search(content_type.casefold()):
             raise _unsafe(MACROS)
-        if element.tag == f"{{{_PKG_NS}}}Default":
+        tag = element.tag
+        if tag == _DEFAULT:
             defaults[(element.get("Extension") or "").casefold()] = content_type
-        elif element.tag == f"{{{_PKG_NS}}}Override":
+        elif tag == _OVERRIDE:
             overrides[(element.get("PartName") or "").lstrip("/").casefold()] = content_type
 
     root_rels = _read_small_xml(data, rels_info, MAX_RELS_BYTES)
