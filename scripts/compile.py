@@ -117,13 +117,28 @@ def build(modules: list[str], jobs: int) -> None:
                 "--quiet",
                 "build_ext",
                 "--build-lib",
-                str(OUT),
+                str(Path(tmp) / "lib"),
                 "--build-temp",
                 str(Path(tmp) / "o"),
                 "--parallel",
                 str(jobs),
             ],
         )
+        # moved into place by rename, never written over: a running service keeps the
+        # shared object it loaded (writing over a loaded one can crash it)
+        suffix = sysconfig.get_config_var("EXT_SUFFIX")
+        for module in modules:
+            relative = Path(*module.split(".")).with_name(module.rsplit(".", 1)[1] + suffix)
+            target = OUT / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / "lib" / relative).replace(target)
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` whole (a process starting meanwhile reads the old or the new one)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,8 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         for stale in folder.iterdir():
             if stale.is_file() and stale.name != MANIFEST and stale.name.removesuffix(suffix) not in entries:
                 stale.unlink()
-        (folder / MANIFEST).write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    (OUT / BUILD_KEY).write_text(build_key(), encoding="utf-8")
+        _write(folder / MANIFEST, json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    _write(OUT / BUILD_KEY, build_key())
     # a package folder none of whose modules is listed any more
     for manifest in OUT.rglob(MANIFEST):
         package = ".".join(manifest.parent.relative_to(OUT).parts)
