@@ -227,7 +227,7 @@ import bench.forms as bf
 from tests.fixtures.sample import fixture_context
 ctx = fixture_context()
 word = bf.typical_word_form(ctx)
-floor_t, ours_t = bf.interleaved(lambda: bf.word_floor(word), lambda: bf.read_and_check(word, "r.docx", ctx), int(sys.argv[1]))
+floor_t, ours_t = bf.word_block(word, ctx, int(sys.argv[1]))
 print(json.dumps({"floor": floor_t, "ours": ours_t}))
 """
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import os
-import sysconfig
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,22 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 #: set (to anything but "" or "0") to run every module interpreted
 INTERPRETED_ENV = "INTAKE_INTERPRETED"
-_SUFFIX = str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+#: the name a build of a module gets for this interpreter (the first the import system tries)
+BUILD_SUFFIX = EXTENSION_SUFFIXES[0]
+
+
+def source_digest(path: Path) -> str:
+    """What a manifest records of a module's source: its SHA-256 (hex)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _module_of(filename: str) -> str | None:
+    """The module a file in a build folder would be imported as (any suffix the import
+    system loads: a stray ``x.so`` would be imported as ``x`` too); None for other files."""
+    for suffix in EXTENSION_SUFFIXES:
+        if filename.endswith(suffix):
+            return filename.removesuffix(suffix)
+    return None
 
 
 def build_folder(package: str, source: Path) -> Path:
@@ -53,7 +68,7 @@ def stale_reason(folder: Path, source: Path) -> str | None:
     """None when ``folder`` holds current builds of modules in ``source``; "" when it holds
     none at all; otherwise why they may not be used."""
     try:
-        built = [p.name.removesuffix(_SUFFIX) for p in folder.iterdir() if p.name.endswith(_SUFFIX)]
+        built = [name for p in folder.iterdir() if (name := _module_of(p.name)) is not None]
     except OSError:
         return ""
     if not built:
@@ -67,7 +82,7 @@ def stale_reason(folder: Path, source: Path) -> str | None:
     for name in sorted(built):
         expected = manifest.get(name)
         try:
-            actual = hashlib.sha256((source / f"{name}.py").read_bytes()).hexdigest()
+            actual = source_digest(source / f"{name}.py")
         except OSError:
             return f"{name} was compiled but its source is gone"
         if expected != actual:

@@ -23,14 +23,14 @@ import hashlib
 import json
 import shutil
 import sys
-import sysconfig
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from core.compiled import BUILD_SUFFIX, MANIFEST, build_folder, source_digest
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "compiled"
-MANIFEST = "manifest.json"
 BUILD_KEY = "build-key"
 
 #: the modules compiled: the Word reader's path from the gate to the quality checks
@@ -54,8 +54,9 @@ def source_of(module: str) -> Path:
     return ROOT.joinpath(*module.split(".")).with_suffix(".py")
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def folder_of(package: str) -> Path:
+    """The package's build folder, where core.compiled looks for it."""
+    return build_folder(package, ROOT.joinpath(*package.split(".")))
 
 
 def _manifest(folder: Path) -> dict[str, str]:
@@ -73,7 +74,6 @@ def build_key() -> str:
 
 def plan(modules: tuple[str, ...] = COMPILED) -> tuple[list[str], dict[str, dict[str, str]]]:
     """(modules to compile, the manifest of each package folder once they are)."""
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
     try:
         same_build = (OUT / BUILD_KEY).read_text(encoding="utf-8") == build_key()
     except OSError:
@@ -82,9 +82,9 @@ def plan(modules: tuple[str, ...] = COMPILED) -> tuple[list[str], dict[str, dict
     manifests: dict[str, dict[str, str]] = {}
     for module in modules:
         package, name = module.rsplit(".", 1)
-        folder = OUT.joinpath(*package.split("."))
-        wanted = digest(source_of(module))
-        if not same_build or _manifest(folder).get(name) != wanted or not (folder / (name + suffix)).exists():
+        folder = folder_of(package)
+        wanted = source_digest(source_of(module))
+        if not same_build or _manifest(folder).get(name) != wanted or not (folder / (name + BUILD_SUFFIX)).exists():
             todo.append(module)
         manifests.setdefault(package, {})[name] = wanted
     return todo, manifests
@@ -126,12 +126,11 @@ def build(modules: list[str], jobs: int) -> None:
         )
         # moved into place by rename, never written over: a running service keeps the
         # shared object it loaded (writing over a loaded one can crash it)
-        suffix = sysconfig.get_config_var("EXT_SUFFIX")
         for module in modules:
-            relative = Path(*module.split(".")).with_name(module.rsplit(".", 1)[1] + suffix)
-            target = OUT / relative
+            package, name = module.rsplit(".", 1)
+            target = folder_of(package) / (name + BUILD_SUFFIX)
             target.parent.mkdir(parents=True, exist_ok=True)
-            (Path(tmp) / "lib" / relative).replace(target)
+            (Path(tmp) / "lib" / target.relative_to(OUT)).replace(target)
 
 
 def _write(path: Path, text: str) -> None:
@@ -152,13 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     if todo:
         print(f"compiling {len(todo)} of {len(COMPILED)} modules with Cython", flush=True)
         build(todo, args.jobs)
-    suffix = sysconfig.get_config_var("EXT_SUFFIX")
     for package, entries in manifests.items():
-        folder = OUT.joinpath(*package.split("."))
+        folder = folder_of(package)
         folder.mkdir(parents=True, exist_ok=True)
-        # a build of a module no longer listed would otherwise be loaded unchecked
+        # anything but this interpreter's builds of the listed modules goes (core.compiled
+        # would refuse the folder for a build it cannot vouch for)
         for stale in folder.iterdir():
-            if stale.is_file() and stale.name != MANIFEST and stale.name.removesuffix(suffix) not in entries:
+            if stale.is_file() and stale.name != MANIFEST and stale.name.removesuffix(BUILD_SUFFIX) not in entries:
                 stale.unlink()
         _write(folder / MANIFEST, json.dumps(entries, indent=1, sort_keys=True) + "\n")
     _write(OUT / BUILD_KEY, build_key())

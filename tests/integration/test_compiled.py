@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.compiled import INTERPRETED_ENV
+from core.compiled import INTERPRETED_ENV, MANIFEST
 from tests.fixtures.snapshot import corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def _snapshot(folder: Path, *, interpreted: bool) -> dict[str, Any]:
 def _built_modules() -> set[str]:
     """Every module the manifests say was compiled."""
     names: set[str] = set()
-    for manifest in BUILT.rglob("manifest.json"):
+    for manifest in BUILT.rglob(MANIFEST):
         package = ".".join(manifest.parent.relative_to(BUILT).parts)
         names.update(f"{package}.{name}" for name in json.loads(manifest.read_text(encoding="utf-8")))
     return names

@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sysconfig
 from pathlib import Path
 
 import pytest
 
+from core.compiled import BUILD_SUFFIX as SUFFIX
 from core.compiled import INTERPRETED_ENV, attach, build_folder, stale_reason
-
-SUFFIX = sysconfig.get_config_var("EXT_SUFFIX")
 
 
 def _project(tmp_path: Path, sources: dict[str, str], built: dict[str, str]) -> tuple[Path, Path]:
@@ -64,6 +62,7 @@ def test_an_edited_source_runs_interpreted_with_a_warning(
         ("no manifest", "no readable manifest"),
         ("unlisted build", "changed after it was compiled"),
         ("source gone", "its source is gone"),
+        ("stray .so", "changed after it was compiled"),
     ],
 )
 def test_builds_that_cannot_be_vouched_for_are_not_used(
@@ -75,6 +74,9 @@ def test_builds_that_cannot_be_vouched_for_are_not_used(
         (folder / "manifest.json").unlink()
     elif damage == "unlisted build":
         (folder / f"extra{SUFFIX}").write_bytes(b"\x7fELF")
+        (package / "extra.py").write_text("X = 1\n", encoding="utf-8")
+    elif damage == "stray .so":  # a name the import system loads too, though it is not the build's
+        (folder / "extra.so").write_bytes(b"\x7fELF")
         (package / "extra.py").write_text("X = 1\n", encoding="utf-8")
     else:
         (package / "a.py").unlink()
