@@ -461,21 +461,27 @@ class Pipeline:
                 put_many([r.attachment.data for r in read])  # fsynced before the filing commits
         return _Prepared(inbound, screening, read, received)
 
-    def _finish_many(self, group: Sequence[tuple[int, Future[_Prepared | None]]]) -> None:
-        """``_finish`` for several prepared messages in one transaction: their rows read in one
-        statement, a case locked once for all the group's filings to it, one commit. Raises
+    def _finish_many(self, group: Sequence[tuple[int, _Prepared | Future[_Prepared | None] | None]]) -> None:
+        """Decide and file prepared messages, their outcomes and replies in one transaction:
+        their rows read in one statement, a case locked once for all the group's filings to
+        it, one commit. A message no longer pending (or not prepared) is left alone. Raises
         what any of them raises (nothing is then committed)."""
-        prepared = [(message_id, future.result()) for message_id, future in group]
+        prepared = [(message_id, p.result() if isinstance(p, Future) else p) for message_id, p in group]
+        wanted = [message_id for message_id, p in prepared if p is not None]
+        if not wanted:
+            return
+        filed = 0
         with self.uow() as uow:
-            rows = uow.messages.get_many([message_id for message_id, p in prepared if p is not None])
+            rows = uow.messages.get_many(wanted)
             cases = _Cases(uow)
             for message_id, p in prepared:
                 row = rows.get(message_id)
                 if p is None or row is None or row.state != "pending":
                     continue
                 self._decide_and_apply(uow, cases, row, p)
+                filed += 1
             uow.commit()
-        for _ in group:
+        for _ in range(filed):
             self._crash.at("processed")
 
     def _decide_and_apply(self, uow: UnitOfWork, cases: _Cases, row: Any, prepared: _Prepared) -> None:
@@ -493,18 +499,8 @@ class Pipeline:
         self._apply(uow, row, inbound, read, decision, received, cases=cases)
 
     def _finish(self, message_row_id: int, prepared: _Prepared | Future[_Prepared | None] | None) -> None:
-        """Decide and file a prepared message, its outcome and reply in one transaction."""
-        if isinstance(prepared, Future):
-            prepared = prepared.result()
-        if prepared is None:
-            return
-        with self.uow() as uow:
-            row = uow.messages.get(message_row_id)
-            if row is None or row.state != "pending":
-                return
-            self._decide_and_apply(uow, _Cases(uow), row, prepared)
-            uow.commit()
-        self._crash.at("processed")
+        """Decide and file one prepared message, its outcome and reply in one transaction."""
+        self._finish_many([(message_row_id, prepared)])
 
     def _apply(
         self,

@@ -572,11 +572,7 @@ def _plain(children: list[etree._Element], number: int) -> Para | None:
                         if not has_text and not text.isspace():
                             has_text = True
                 elif xt == _RPR:
-                    bold = False
-                    for y in _children(x):
-                        if y.tag == _B:
-                            bold = (y.get(_VAL) or "true") not in _FALSE
-                            break
+                    bold = _is_bold(x)
                 elif xt in _TEXT_OF:
                     append(_TEXT_OF[xt])
                 elif xt in _SPECIAL_RUN:

@@ -552,18 +552,13 @@ class _Reader:
             not strong
             and not value_after_colon
             and sum(1 for p in cell.paragraphs if p.text) == 1
-            and (self.m.match_section(text) is not None)
+            and (section := self.m.match_section(text)) is not None
         ):
-            self.section = self.m.match_section(text)
+            self.section = section
             self.pending_table = None
             return 1
         if hit is None:
-            section = None
-            if section is not None:
-                self.section = section
-                self.pending_table = None
-            else:
-                self.cell_paragraphs(t, row, cell)
+            self.cell_paragraphs(t, row, cell)
             return 1
         self.label_cells.add(id(cell))
         field = self.fields[hit.field_id]

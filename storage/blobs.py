@@ -2,11 +2,11 @@
 
 A blob is named by the SHA-256 (hex) of its plaintext and kept at ``dir/a/<digest>`` (its
 first hex digit names one of 16 folders; stores written before kept ``dir/ab/<digest>``, which
-is still read). The
-file holds a format tag, a random 12-byte nonce and the ciphertext with its tag; the digest is
-the associated data, so a file copied under another name fails to decrypt. A write goes to a
-temporary file in the same directory, is fsynced, renamed into place (os.replace) and the
-directory fsynced: a reader sees the whole blob or none. ``get`` checks the digest again.
+is still read). The file holds a format tag, a random 12-byte nonce and the ciphertext with
+its tag; the digest is the associated data, so a file copied under another name fails to
+decrypt. A write goes to a temporary file in the same directory, is fsynced, renamed into
+place (os.replace) and the directory fsynced: a reader sees the whole blob or none. ``get``
+checks the digest again.
 
 ``put_many`` stores a batch with the same guarantees, all durable when it returns: every file
 is written, the files are fsynced together (in threads, so the filesystem's journal commits

@@ -37,8 +37,6 @@ from storage.models import (
 )
 
 REFERENCE_ATTEMPTS = 50
-
-
 ERROR_LENGTH = 500
 
 
